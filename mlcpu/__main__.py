@@ -1,0 +1,3 @@
+from mlcpu.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,207 @@
+"""The worker side of every pool strategy: process set-up, the job, and its outcome.
+
+A job is small (a configuration, a seed and a shared dataset that pickles as a path). Its
+outcome is either a result or a described failure; exceptions never cross the process boundary
+raw, so the parent always learns which configuration failed, with the remote traceback text.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import os
+import pickle
+import signal
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from threadpoolctl import threadpool_limits
+
+from mlcpu.data import Dataset
+from mlcpu.training import TaskResult, current_cpu, train_task
+from mlcpu.workload import TaskConfig
+
+_PR_SET_PDEATHSIG = 1
+_WATCHDOG_INTERVAL_S = 1.0
+
+
+@dataclass(frozen=True)
+class Job:
+    index: int
+    config: TaskConfig
+    dataset: Dataset
+    seed: int
+    n_jobs: int = 1
+    inner_threads: int | None = 1
+    marker_dir: str | None = None
+    keep_estimator: bool = False
+    attempt: int = 0
+
+
+@dataclass(frozen=True)
+class Failure:
+    """An exception raised by a task, described so that it survives pickling."""
+
+    exc_type: str
+    message: str
+    traceback: str
+    exception: BaseException | None
+    pid: int
+    cpu: int | None
+    started: float
+    ended: float
+
+    @classmethod
+    def from_exception(cls, exc: BaseException, started: float) -> Failure:
+        try:
+            pickle.loads(pickle.dumps(exc))
+            portable: BaseException | None = exc
+        except Exception:
+            portable = None
+        kind = type(exc)
+        module = "" if kind.__module__ == "builtins" else f"{kind.__module__}."
+        return cls(
+            exc_type=f"{module}{kind.__qualname__}",
+            message=str(exc),
+            traceback="".join(traceback.format_exception(exc)),
+            exception=portable,
+            pid=os.getpid(),
+            cpu=current_cpu(),
+            started=started,
+            ended=time.perf_counter(),
+        )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    index: int
+    result: TaskResult | None = None
+    failure: Failure | None = None
+
+
+def execute(job: Job) -> Outcome:
+    """Run one job; never raises an ordinary exception (it becomes the outcome's failure)."""
+    started = time.perf_counter()
+    if job.marker_dir is not None:
+        mark_started(job.marker_dir, job.index, job.attempt, started)
+    limits = (
+        threadpool_limits(limits=job.inner_threads)
+        if job.inner_threads is not None
+        else contextlib.nullcontext()
+    )
+    try:
+        with limits:
+            result = train_task(
+                job.index,
+                job.config,
+                job.dataset,
+                job.seed,
+                n_jobs=job.n_jobs,
+                keep_estimator=job.keep_estimator,
+            )
+    except Exception as exc:
+        return Outcome(job.index, failure=Failure.from_exception(exc, started))
+    return Outcome(job.index, result=result)
+
+
+def warm_up(marker_dir: str, workers: int, timeout: float = 120.0) -> int:
+    """Import and exercise the training stack, then wait until ``workers`` peers have too.
+
+    A tiny fit pays first-call costs (imports, and in a forked worker the copy-on-write
+    faults of touching the parent's objects) here, in measured start-up, instead of in the
+    first real task. The wait is a barrier: no worker returns before all have arrived, so
+    each of the ``workers`` warm-up calls necessarily runs on a different worker process.
+    """
+    import numpy as np
+    from sklearn.ensemble import RandomForestClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.random((64, 4), dtype=np.float32)
+    y = (X[:, 0] > 0.5).astype(np.int64)
+    RandomForestClassifier(n_estimators=4, random_state=0).fit(X, y).predict(X)
+    folder = Path(marker_dir)
+    (folder / f"ready-{os.getpid()}").touch()
+    deadline = time.monotonic() + timeout
+    while sum(1 for _ in folder.glob("ready-*")) < workers:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.002)
+    return os.getpid()
+
+
+def mark_started(marker_dir: str, index: int, attempt: int, started: float) -> None:
+    """Tell the supervising parent which process started which task, and when."""
+    path = os.path.join(marker_dir, f"task-{index}-{attempt}")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, f"{os.getpid()} {started!r}".encode())
+    finally:
+        os.close(fd)
+
+
+def read_marker(marker_dir: str, index: int, attempt: int) -> tuple[int, float] | None:
+    try:
+        with open(os.path.join(marker_dir, f"task-{index}-{attempt}"), encoding="ascii") as fh:
+            pid_text, started_text = fh.read().split()
+        return int(pid_text), float(started_text)
+    except (OSError, ValueError):
+        return None
+
+
+def init_process_worker(parent_pid: int, inner_threads: int | None) -> None:
+    """Initializer of every worker process.
+
+    - Ctrl-C reaches the whole process group; only the parent acts on it, then stops workers.
+    - Handlers inherited through fork are reset, so SIGTERM ends a worker at once.
+    - The worker dies with its parent even when the parent is SIGKILLed: a parent-death signal
+      on Linux, and a watchdog thread everywhere.
+    - BLAS/OpenMP pools are capped so workers x inner threads never oversubscribe the cores.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if inner_threads is not None:
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(inner_threads)
+    _set_parent_death_signal()
+    if not _alive(parent_pid):
+        os._exit(1)
+    threading.Thread(
+        target=_watch_parent,
+        args=(parent_pid, os.getppid()),
+        name="mlcpu-parent-watchdog",
+        daemon=True,
+    ).start()
+
+
+def _set_parent_death_signal() -> None:
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _watch_parent(parent_pid: int, direct_parent: int) -> None:
+    # Compare with the parent seen at start, not with 1: inside a container mlcpu itself may
+    # be PID 1. (A forkserver worker's direct parent is the fork server, not mlcpu.)
+    while True:
+        time.sleep(_WATCHDOG_INTERVAL_S)
+        if os.getppid() != direct_parent or not _alive(parent_pid):
+            os._exit(1)

@@ -1,0 +1,142 @@
+"""Argument types shared by the commands: each rejects bad input with one clear sentence."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from mlcpu import strategies as registry
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"seed must be from 0 to 4294967295, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction like 0.2, got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {text!r}")
+    return value
+
+
+def int_list(text: str) -> tuple[int, ...]:
+    """``"10,50,100"`` -> ``(10, 50, 100)``: positive, distinct, at least one."""
+    parts = [p.strip() for p in text.split(",")]
+    if not text.strip() or any(not p for p in parts):
+        raise argparse.ArgumentTypeError(
+            f"expected a comma-separated list of positive integers like 10,50,100, got {text!r}"
+        )
+    values = []
+    for part in parts:
+        try:
+            value = int(part)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{part!r} is not an integer (in {text!r}); expected positive integers"
+            ) from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{part!r} is not a positive integer (in {text!r})")
+        if value in values:
+            raise argparse.ArgumentTypeError(f"{part!r} appears twice in {text!r}")
+        values.append(value)
+    return tuple(values)
+
+
+def strategy_list(text: str) -> tuple[str, ...]:
+    """``"all"`` or a comma-separated list of registered strategy names."""
+    if text.strip() == "all":
+        return tuple(n for n in registry.names() if registry.available(n))
+    parts = [p.strip() for p in text.split(",")]
+    if not text.strip() or any(not p for p in parts):
+        raise argparse.ArgumentTypeError(
+            f"expected strategy names separated by commas, got {text!r}; "
+            f"choose from {', '.join(registry.names())} or 'all'"
+        )
+    for part in parts:
+        if part not in registry.names():
+            raise argparse.ArgumentTypeError(
+                f"unknown strategy {part!r}; choose from {', '.join(registry.names())} or 'all'"
+            )
+        if parts.count(part) > 1:
+            raise argparse.ArgumentTypeError(f"strategy {part!r} is listed twice")
+    return tuple(parts)
+
+
+def max_depth(text: str) -> int | None:
+    if text.strip().lower() == "none":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer or 'none', got {text!r}"
+        ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'none', got {text!r}")
+    return value
+
+
+def model_param(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE``; VALUE is read as JSON when it parses (3, 0.5, true, null), else a string."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(
+            f"expected KEY=VALUE such as min_samples_leaf=3, got {text!r}"
+        )
+    if key in {"n_estimators", "random_state", "n_jobs"}:
+        raise argparse.ArgumentTypeError(
+            f"{key} is set by mlcpu itself (use --estimators, --seed or --workers)"
+        )
+    try:
+        value: Any = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key, value
+
+
+def output_file(text: str) -> Path:
+    """A file path whose folder exists and is writable (checked before any work starts)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a file path, got an empty string")
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a directory; give a file path")
+    folder = path.parent
+    if not folder.is_dir():
+        raise argparse.ArgumentTypeError(f"folder {str(folder)!r} does not exist (for {text!r})")
+    if not os.access(folder, os.W_OK):
+        raise argparse.ArgumentTypeError(f"folder {str(folder)!r} is not writable")
+    return path

@@ -1,0 +1,196 @@
+"""``mlcpu run``: train the configurations under each strategy and report speed and accuracy."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from rich.console import Console
+
+from mlcpu import atomic
+from mlcpu import strategies as registry
+from mlcpu.commands import _args
+from mlcpu.console import ConsoleReporter, print_summary
+from mlcpu.data import DATASET_NAMES, DEFAULT_N_FEATURES, DEFAULT_N_SAMPLES, SYNTHETIC, load_dataset
+from mlcpu.errors import InputError, TaskError
+from mlcpu.models import BUILTIN_MODELS, DEFAULT_MODEL
+from mlcpu.runner import Runner
+from mlcpu.strategies.pools import START_METHODS
+from mlcpu.workload import DEFAULT_ESTIMATORS, Workload, make_configs
+
+DEFAULT_STRATEGIES = ("sequential", "joblib", "multiprocessing")
+HELP = "train model configurations under each strategy; report time, speedup and accuracy"
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser("run", help=HELP, description=HELP)
+    data = parser.add_argument_group("workload")
+    data.add_argument(
+        "--dataset",
+        default="iris",
+        metavar="NAME|FILE.csv",
+        help=f"{', '.join(DATASET_NAMES)}, or a CSV file with a header row (default: iris)",
+    )
+    data.add_argument(
+        "--n-samples",
+        type=_args.positive_int,
+        metavar="N",
+        help=f"rows of the synthetic dataset (default: {DEFAULT_N_SAMPLES})",
+    )
+    data.add_argument(
+        "--n-features",
+        type=_args.positive_int,
+        metavar="N",
+        help=f"features of the synthetic dataset (default: {DEFAULT_N_FEATURES})",
+    )
+    data.add_argument(
+        "--target", metavar="COLUMN", help="target column of a CSV file (default: the last one)"
+    )
+    data.add_argument(
+        "--test-size",
+        type=_args.fraction,
+        default=0.2,
+        metavar="F",
+        help="held-out fraction, stratified (default: 0.2)",
+    )
+    data.add_argument(
+        "--estimators",
+        type=_args.int_list,
+        default=DEFAULT_ESTIMATORS,
+        metavar="N,N,...",
+        help="forest sizes to train, one configuration each (default: 10,50,100,200)",
+    )
+    data.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        metavar="NAME|module:callable",
+        help=f"{', '.join(BUILTIN_MODELS)}, or an import path to a classifier factory "
+        f"(default: {DEFAULT_MODEL})",
+    )
+    data.add_argument(
+        "--max-depth", type=_args.max_depth, metavar="N|none", help="maximum tree depth"
+    )
+    data.add_argument(
+        "--param",
+        type=_args.model_param,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any other estimator parameter, e.g. --param min_samples_leaf=3 (repeatable)",
+    )
+    data.add_argument(
+        "--seed", type=_args.seed, default=0, help="seed for data, split and models (default: 0)"
+    )
+    execution = parser.add_argument_group("execution")
+    execution.add_argument(
+        "--strategies",
+        type=_args.strategy_list,
+        default=DEFAULT_STRATEGIES,
+        metavar="NAME,NAME|all",
+        help=f"{', '.join(registry.names())}, or all (default: {','.join(DEFAULT_STRATEGIES)})",
+    )
+    execution.add_argument(
+        "--workers",
+        type=_args.positive_int,
+        metavar="N",
+        help="workers per parallel strategy (default: usable cores, container-aware)",
+    )
+    execution.add_argument(
+        "--start-method",
+        choices=START_METHODS,
+        metavar="METHOD",
+        help=f"process start method for multiprocessing: {', '.join(START_METHODS)} "
+        "(default: fork where available)",
+    )
+    execution.add_argument(
+        "--repeat",
+        type=_args.positive_int,
+        default=1,
+        metavar="R",
+        help="run every strategy R times and report the median (default: 1)",
+    )
+    execution.add_argument(
+        "--task-timeout",
+        type=_args.positive_float,
+        metavar="SECONDS",
+        help="stop a task that runs longer than this, and fail the run",
+    )
+    execution.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="record a failed task in the results and finish the others",
+    )
+    output = parser.add_argument_group("output")
+    output.add_argument(
+        "--json", type=_args.output_file, metavar="PATH", help="write results as JSON (atomically)"
+    )
+    output.add_argument(
+        "--quiet", action="store_true", help="print only the summary table (no task lines)"
+    )
+    parser.set_defaults(handler=execute)
+
+
+def build_workload(args: argparse.Namespace) -> Workload:
+    if ":" in args.model and os.getcwd() not in sys.path:
+        # Like `python -m`, find a user's model module in the current folder (workers
+        # started with spawn inherit this sys.path).
+        sys.path.insert(0, os.getcwd())
+    if args.dataset != SYNTHETIC:
+        for option, value in (("--n-samples", args.n_samples), ("--n-features", args.n_features)):
+            if value is not None:
+                raise InputError(f"{option} applies to the synthetic dataset only")
+    dataset = load_dataset(
+        args.dataset,
+        n_samples=args.n_samples or DEFAULT_N_SAMPLES,
+        n_features=args.n_features or DEFAULT_N_FEATURES,
+        target=args.target,
+        seed=args.seed,
+        test_size=args.test_size,
+    )
+    params = dict(args.param)
+    if args.max_depth is not None:
+        params["max_depth"] = args.max_depth
+    configs = make_configs(args.estimators, model=args.model, params=params)
+    return Workload(dataset, configs, args.seed)
+
+
+def strategy_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "workers": args.workers,
+        "start_method": args.start_method,
+        "task_timeout": args.task_timeout,
+        "keep_going": args.keep_going,
+    }
+
+
+def console_for(stream: Any) -> Console:
+    """Rich console; off a terminal, wide enough that the summary table never wraps."""
+    return Console(file=stream, width=None if stream.isatty() else 120)
+
+
+def execute(args: argparse.Namespace) -> int:
+    console = console_for(sys.stdout)
+    workload = build_workload(args)
+    runner = Runner(workload, list(args.strategies), repeat=args.repeat, **strategy_options(args))
+    runner.results.extra["command"] = ["mlcpu", *args.argv]
+    total = len(workload.configs) * len(runner.strategies) * args.repeat
+    try:
+        with ConsoleReporter(console, quiet=args.quiet, total_tasks=total) as reporter:
+            runner.listener = reporter
+            reporter.header(runner.results)
+            results = runner.run()
+    except (TaskError, KeyboardInterrupt):
+        # Keep everything that finished: the file says how the run ended.
+        if args.json is not None:
+            atomic.write_json(args.json, runner.results.to_dict())
+        raise
+    print_summary(console, results)
+    if args.json is not None:
+        atomic.write_json(args.json, results.to_dict())
+        console.print(f"Results written to {args.json}", highlight=False)
+    if results.status != "ok":
+        print(f"mlcpu: error: {results.error}", file=sys.stderr)
+        return 1
+    return 0

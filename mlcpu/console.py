@@ -1,0 +1,161 @@
+"""The console report: tutorial-style task lines while running, then a summary table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mlcpu.results import RunResults
+from mlcpu.runner import RunListener
+from mlcpu.strategies.base import Strategy
+from mlcpu.training import TaskResult
+
+
+def task_line(result: TaskResult) -> str:
+    """The tutorial's line, e.g. ``Training on CPU core: 2 | 100 estimators | ...``."""
+    core = "?" if result.cpu is None else str(result.cpu)
+    label = result.config.label
+    if result.error is not None:
+        return f"Training on CPU core: {core} | {label} | FAILED: {result.error}"
+    line = (
+        f"Training on CPU core: {core} | {label} | Accuracy: {result.accuracy:.4f} | "
+        f"Time: {result.seconds:.4f} seconds"
+    )
+    if result.worker:
+        line += f" | worker {result.worker}"
+    return line
+
+
+def workload_line(workload: dict[str, Any]) -> str:
+    estimators = ", ".join(str(n) for n in workload.get("estimators", []))
+    params = workload.get("params") or {}
+    extra = "".join(f", {k}={v}" for k, v in params.items()) if isinstance(params, dict) else ""
+    return (
+        f"{workload.get('dataset')}: {workload.get('n_samples')} samples x "
+        f"{workload.get('n_features')} features ({workload.get('n_train')} train / "
+        f"{workload.get('n_test')} test) | {workload.get('model')} n_estimators {estimators}"
+        f"{extra} | seed {workload.get('seed')}"
+    )
+
+
+def machine_line(machine: dict[str, Any]) -> str:
+    return (
+        f"machine: {machine.get('usable_cpus')} usable CPUs of {machine.get('cpu_count')} | "
+        f"Python {machine.get('python')} | scikit-learn {machine.get('scikit_learn')} | "
+        f"joblib {machine.get('joblib')} | numpy {machine.get('numpy')}"
+    )
+
+
+class ConsoleReporter(RunListener):
+    """Prints as the run goes; a progress bar only on a terminal and only when not quiet."""
+
+    def __init__(self, console: Console, *, quiet: bool = False, total_tasks: int = 0) -> None:
+        self.console = console
+        self.quiet = quiet
+        self.progress: Progress | None = None
+        self._task_id: Any = None
+        if console.is_terminal and not quiet and total_tasks:
+            self.progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+            )
+            self._task_id = self.progress.add_task("training", total=total_tasks)
+
+    def __enter__(self) -> ConsoleReporter:
+        if self.progress is not None:
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+    def say(self, text: str = "", **style: Any) -> None:
+        if not self.quiet:
+            self.console.print(text, highlight=False, soft_wrap=True, **style)
+
+    def header(self, results: RunResults) -> None:
+        self.say(f"mlcpu | {workload_line(results.workload)}", style="bold")
+        self.say(machine_line(results.machine))
+
+    def strategy_starting(self, strategy: Strategy) -> None:
+        if self.progress is not None:
+            self.progress.update(self._task_id, description=f"starting {strategy.label}")
+
+    def run_starting(self, strategy: Strategy, repeat: int) -> None:
+        workers = f"{strategy.workers} worker{'s' if strategy.workers != 1 else ''}"
+        startup = (
+            f" | pool start-up {strategy.startup_s:.4f} seconds"
+            if strategy.startup_s >= 0.0001
+            else ""
+        )
+        run = f" | run {repeat + 1}" if repeat else ""
+        self.say()
+        self.say(f"{strategy.label} | {workers}{startup}{run}", style="bold cyan")
+        if self.progress is not None:
+            self.progress.update(self._task_id, description=strategy.label)
+
+    def task_finished(self, strategy: Strategy, repeat: int, result: TaskResult) -> None:
+        self.say(task_line(result), style="red" if result.error else None)
+        if self.progress is not None:
+            self.progress.advance(self._task_id)
+
+    def run_finished(self, strategy: Strategy, repeat: int, seconds: float) -> None:
+        self.say(f"{strategy.label} training time: {seconds:.4f} seconds")
+
+
+def summary_table(results: RunResults) -> Table:
+    """Strategy, workers, elapsed, start-up, speedup, efficiency: the answer at a glance."""
+    results.compute_ratios()
+    median = f", elapsed = median of {results.repeat} runs" if results.repeat > 1 else ""
+    table = Table(title=f"Summary (speedup vs sequential in this run{median})")
+    table.add_column("strategy")
+    table.add_column("workers", justify="right")
+    table.add_column("elapsed s", justify="right")
+    table.add_column("start-up s", justify="right")
+    table.add_column("speedup", justify="right")
+    table.add_column("efficiency", justify="right")
+    table.add_column("with start-up", justify="right")
+    for record in results.strategies:
+        table.add_row(
+            record.label,
+            str(record.workers),
+            _fmt(record.elapsed_s, ".4f", "failed" if record.error else "-"),
+            _fmt(record.startup_s, ".4f"),
+            _fmt(record.speedup, ".2f", suffix="x"),
+            _fmt(None if record.efficiency is None else record.efficiency * 100, ".0f", suffix="%"),
+            _fmt(record.speedup_with_startup, ".2f", suffix="x"),
+        )
+    return table
+
+
+def print_summary(console: Console, results: RunResults) -> None:
+    console.print()
+    console.print(summary_table(results))
+    mismatches = results.accuracy_mismatches()
+    if mismatches:
+        console.print(
+            "[bold red]Accuracy differs between strategies:[/] " + "; ".join(mismatches),
+            highlight=False,
+        )
+    elif results.strategies and any(r.runs_s for r in results.strategies):
+        console.print("Accuracy is identical across strategies for every configuration.")
+    usable = results.machine.get("usable_cpus") or 0
+    over = [r.label for r in results.strategies if usable and r.workers > usable]
+    if over:
+        console.print(
+            f"Note: {', '.join(over)} used more workers than the {usable} usable CPUs "
+            "(oversubscribed).",
+            highlight=False,
+        )
+
+
+def _fmt(value: float | None, spec: str, missing: str = "-", suffix: str = "") -> str:
+    return missing if value is None else f"{value:{spec}}{suffix}"

@@ -1,0 +1,462 @@
+"""Watching a worker pool so that no failure hangs, goes unnamed or loses finished work.
+
+Pools on their own do badly here (see ``shared/FINDINGS.md``): ``multiprocessing.Pool`` waits
+forever for a task whose worker was killed, and loky reports a dead worker without saying which
+task it was running. The supervisor adds three things to any pool:
+
+- each task writes a tiny *start marker* (pid, start time), so the parent knows which process
+  runs which task;
+- the parent waits on the worker processes' sentinels as well as on results, so a dead worker
+  is seen at once and mapped to the task it was running;
+- tasks past ``task_timeout`` have their worker killed, which turns into the same path.
+
+Fail fast by default: the first failure stops every worker and raises, carrying the results
+already finished. With ``keep_going`` a failure becomes an error record and the rest go on (a
+pool that breaks as a whole is restarted and the unfinished tasks are resubmitted).
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import multiprocessing.connection
+import os
+import queue
+import signal
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from multiprocessing.process import BaseProcess
+
+from mlcpu._tempdirs import private_folder
+from mlcpu._worker import Failure, Job, Outcome, read_marker
+from mlcpu.errors import RemoteTraceback, TaskFailedError, TaskTimeoutError, WorkerDiedError
+from mlcpu.training import TaskResult
+
+# How long a broken pool's error may wait for the death that explains it.
+_CULPRIT_GRACE_S = 1.0
+DoneCallback = Callable[[Outcome | None, BaseException | None], None]
+
+
+class Backend(abc.ABC):
+    """A pool of workers as the supervisor sees it."""
+
+    #: a worker death breaks the whole pool (loky, concurrent.futures) rather than one task
+    breaks_on_worker_death: bool = False
+    #: tasks run in processes that can be killed (not threads)
+    can_stop_tasks: bool = True
+    #: exceptions meaning "the pool broke under this task", not "the task failed"
+    broken_errors: tuple[type[BaseException], ...] = ()
+
+    @abc.abstractmethod
+    def start(self) -> None: ...
+
+    @abc.abstractmethod
+    def submit(self, job: Job, done: DoneCallback) -> None: ...
+
+    def processes(self) -> Iterable[BaseProcess]:
+        """The worker processes right now (empty for thread pools)."""
+        return ()
+
+    @abc.abstractmethod
+    def terminate(self) -> None:
+        """Stop every worker now, whatever it is doing."""
+
+    def restart(self) -> None:
+        self.terminate()
+        self.start()
+
+
+@dataclass
+class _Flight:
+    job: Job
+    generation: int
+    pid: int | None = None
+    started: float | None = None
+    timed_out: bool = False
+
+
+def signal_name(exitcode: int | None) -> str | None:
+    if exitcode is None or exitcode >= 0:
+        return None
+    try:
+        return signal.Signals(-exitcode).name
+    except ValueError:
+        return f"signal {-exitcode}"
+
+
+def describe_exit(exitcode: int | None) -> str:
+    name = signal_name(exitcode)
+    if name is not None:
+        return f"was killed by {name}"
+    if exitcode is None:
+        return "ended for an unknown reason"
+    return f"exited with code {exitcode}"
+
+
+def failure_result(job: Job, failure: Failure) -> TaskResult:
+    return TaskResult(
+        index=job.index,
+        config=job.config,
+        accuracy=None,
+        seconds=failure.ended - failure.started,
+        cpu=failure.cpu,
+        pid=failure.pid,
+        started=failure.started,
+        ended=failure.ended,
+        error=f"{failure.exc_type}: {failure.message}",
+    )
+
+
+def task_failed_error(
+    strategy: str, job: Job, failure: Failure, completed: list[TaskResult]
+) -> TaskFailedError:
+    """The error for a task that raised, chained to the original exception and its traceback."""
+    error = TaskFailedError(
+        f"{strategy}: {job.config.label} failed: {failure.exc_type}: {failure.message}",
+        strategy=strategy,
+        config=job.config,
+        exc_type=failure.exc_type,
+        exc_message=failure.message,
+        remote_traceback=failure.traceback,
+        completed=completed,
+    )
+    remote = RemoteTraceback(failure.traceback)
+    if failure.exception is not None:
+        failure.exception.__cause__ = remote
+        error.__cause__ = failure.exception
+    else:
+        error.__cause__ = remote
+    return error
+
+
+class Supervisor:
+    """Runs jobs on a backend with fail-fast or keep-going semantics; see the module doc."""
+
+    poll_interval = 0.05
+
+    def __init__(
+        self,
+        strategy: str,
+        backend: Backend,
+        *,
+        keep_going: bool,
+        task_timeout: float | None,
+        emit: Callable[[TaskResult], TaskResult],
+    ) -> None:
+        self.strategy = strategy
+        self.backend = backend
+        self.keep_going = keep_going
+        self.task_timeout = task_timeout
+        self.emit = emit
+
+    def run(self, jobs: list[Job]) -> list[TaskResult]:
+        wake_read, wake_write = os.pipe()
+        os.set_blocking(wake_read, False)
+        try:
+            with private_folder("tasks") as marker_dir:
+                return _Run(self, jobs, str(marker_dir), wake_read, wake_write).loop()
+        finally:
+            os.close(wake_read)
+            os.close(wake_write)
+
+
+class _DeathWatch:
+    """A thread that only waits on worker sentinels, so deaths are seen in the order they happen.
+
+    When one loky worker dies, loky kills the others a moment later. A thread that is already
+    blocked on every sentinel wakes with only the first death in its ready set (the kernel
+    fills it in before loky's own thread can run), so the culprit is told from the bystanders.
+    Deaths seen in one wake-up are reported together as one batch.
+    """
+
+    def __init__(self, backend: Backend, report: Callable[[list[tuple[int, int | None]]], None]):
+        self.backend = backend
+        self.report = report
+        self._stop_read, self._stop_write = os.pipe()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._loop, name="mlcpu-death-watch", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping = True
+        with contextlib.suppress(OSError):
+            os.write(self._stop_write, b"!")
+        self._thread.join(timeout=5.0)
+        os.close(self._stop_read)
+        os.close(self._stop_write)
+
+    def _loop(self) -> None:
+        watched: dict[int, BaseProcess] = {}
+        dead: set[int] = set()
+        while not self._stopping:
+            for process in self.backend.processes():
+                if process.pid is not None:
+                    watched.setdefault(process.pid, process)
+            live = {p.sentinel: p for pid, p in watched.items() if pid not in dead}
+            ready = multiprocessing.connection.wait([self._stop_read, *live], timeout=0.05)
+            batch = [live[s] for s in ready if s in live]  # type: ignore[index]
+            if batch and not self._stopping:
+                for process in batch:
+                    dead.add(process.pid)  # type: ignore[arg-type]
+                self.report([(p.pid, _exit_code(p)) for p in batch])  # type: ignore[misc]
+
+
+def _exit_code(process: BaseProcess) -> int | None:
+    if process.exitcode is None:
+        process.join(timeout=1.0)
+    return process.exitcode
+
+
+class _Run:
+    """One supervised run's state; kept apart from ``Supervisor`` so that is reusable."""
+
+    def __init__(
+        self, owner: Supervisor, jobs: list[Job], marker_dir: str, wake_read: int, wake_write: int
+    ) -> None:
+        self.owner = owner
+        self.backend = owner.backend
+        self.marker_dir = marker_dir
+        self.wake_read = wake_read
+        self.wake_write = wake_write
+        self.events: queue.SimpleQueue[tuple[int, int, Outcome | None, BaseException | None]] = (
+            queue.SimpleQueue()
+        )
+        self.deaths: queue.SimpleQueue[list[tuple[int, int | None]]] = queue.SimpleQueue()
+        self.generation = 0
+        self.culprit_generation = -1
+        self.flights: dict[int, _Flight] = {}
+        self.finished: dict[int, TaskResult] = {}
+        self.dead: set[int] = set()
+        self.lost: list[_Flight] = []
+        self.lost_deadline = 0.0
+        self.jobs = [replace(job, marker_dir=marker_dir) for job in jobs]
+
+    # -- submission -------------------------------------------------------------------------
+    def wake(self) -> None:
+        with contextlib.suppress(OSError):
+            os.write(self.wake_write, b"!")
+
+    def submit(self, job: Job) -> None:
+        generation = self.generation
+        job = replace(job, attempt=generation)
+        self.flights[job.index] = _Flight(job, generation)
+
+        def done(outcome: Outcome | None, error: BaseException | None) -> None:
+            self.events.put((generation, job.index, outcome, error))
+            self.wake()
+
+        self.backend.submit(job, done)
+
+    def on_deaths(self, batch: list[tuple[int, int | None]]) -> None:
+        self.deaths.put(batch)
+        self.wake()
+
+    def loop(self) -> list[TaskResult]:
+        watch = _DeathWatch(self.backend, self.on_deaths) if self.backend.can_stop_tasks else None
+        if watch is not None:
+            watch.start()
+        try:
+            for job in self.jobs:
+                self.submit(job)
+            while self.flights:
+                self.wait()
+                self.check_timeouts()
+            return [self.finished[job.index] for job in self.jobs]
+        except BaseException:
+            # Failure, Ctrl-C or SIGTERM: no worker may outlive the run.
+            if watch is not None:
+                watch.stop()
+                watch = None
+            self.backend.terminate()
+            raise
+        finally:
+            if watch is not None:
+                watch.stop()
+
+    def wait(self) -> None:
+        ready = multiprocessing.connection.wait([self.wake_read], timeout=self.owner.poll_interval)
+        if ready:
+            with contextlib.suppress(BlockingIOError):
+                while os.read(self.wake_read, 4096):
+                    pass
+        self.read_markers()
+        while True:
+            try:
+                batch = self.deaths.get_nowait()
+            except queue.Empty:
+                break
+            self.on_death_batch(batch)
+        self.drain_events()
+
+    def on_death_batch(self, batch: list[tuple[int, int | None]]) -> None:
+        for pid, _ in batch:
+            self.dead.add(pid)
+        if self.backend.breaks_on_worker_death:
+            if self.culprit_generation == self.generation:
+                return  # the pool killing its other workers after the first death
+            self.culprit_generation = self.generation
+        for pid, exitcode in batch:
+            for flight in [f for f in self.flights.values() if f.pid == pid]:
+                self.report_death(flight, pid, exitcode, together=len(batch))
+
+    def drain_events(self) -> None:
+        lost: list[_Flight] = []
+        while True:
+            try:
+                generation, index, outcome, error = self.events.get_nowait()
+            except queue.Empty:
+                break
+            flight = self.flights.get(index)
+            if flight is None or flight.generation != generation:
+                continue  # already settled, or a leftover of a pool that was restarted
+            if error is not None:
+                if isinstance(error, self.backend.broken_errors):
+                    lost.append(flight)
+                else:
+                    self.on_failure(flight, _failure_from_parent(error, flight))
+            elif outcome is not None and outcome.failure is not None:
+                self.on_failure(flight, outcome.failure)
+            elif outcome is not None and outcome.result is not None:
+                del self.flights[index]
+                self.finished[index] = self.owner.emit(outcome.result)
+        if lost:
+            self.lost.extend(lost)
+            self.lost_deadline = self.lost_deadline or time.monotonic() + _CULPRIT_GRACE_S
+        # Act on a broken pool once its culprit is known (its death batch may arrive a moment
+        # after the pool's own error), or after a grace period if no worker death is seen.
+        if self.lost and (
+            self.culprit_generation == self.generation or time.monotonic() > self.lost_deadline
+        ):
+            lost, self.lost, self.lost_deadline = self.lost, [], 0.0
+            self.on_pool_broken(lost)
+
+    # -- failures ---------------------------------------------------------------------------
+    def completed(self) -> list[TaskResult]:
+        return [self.finished[i] for i in sorted(self.finished)]
+
+    def settle_failed(self, flight: _Flight, record: TaskResult) -> None:
+        del self.flights[flight.job.index]
+        self.finished[flight.job.index] = self.owner.emit(record)
+
+    def on_failure(self, flight: _Flight, failure: Failure) -> None:
+        if not self.owner.keep_going:
+            raise task_failed_error(self.owner.strategy, flight.job, failure, self.completed())
+        self.settle_failed(flight, failure_result(flight.job, failure))
+
+    def report_death(
+        self, flight: _Flight, pid: int | None, exitcode: int | None, together: int = 1
+    ) -> None:
+        strategy, config = self.owner.strategy, flight.job.config
+        if flight.timed_out:
+            stopped = (
+                f"its worker (pid {pid}) was stopped"
+                if self.backend.can_stop_tasks
+                else "a thread cannot be stopped, so it finishes in the background"
+            )
+            message = (
+                f"{strategy}: {config.label} ran longer than the task timeout of "
+                f"{self.owner.task_timeout:g} s; {stopped}"
+            )
+            error: Exception = TaskTimeoutError(
+                message,
+                strategy=strategy,
+                config=config,
+                timeout=self.owner.task_timeout or 0.0,
+                completed=self.completed(),
+            )
+        else:
+            message = (
+                f"{strategy}: the worker process (pid {pid}) running {config.label} "
+                f"{describe_exit(exitcode)}"
+            )
+            if together > 1:
+                message += (
+                    f" ({together} workers were found dead at the same moment; the pool stops "
+                    "the others when one dies, so some of them may be bystanders)"
+                )
+            error = WorkerDiedError(
+                message,
+                strategy=strategy,
+                config=config,
+                pid=pid,
+                signal_name=signal_name(exitcode),
+                exitcode=exitcode,
+                completed=self.completed(),
+            )
+        if not self.owner.keep_going:
+            raise error
+        now = time.perf_counter()
+        self.settle_failed(
+            flight,
+            TaskResult(
+                index=flight.job.index,
+                config=config,
+                accuracy=None,
+                seconds=now - (flight.started or now),
+                cpu=None,
+                pid=pid or 0,
+                started=flight.started or now,
+                ended=now,
+                error=message,
+            ),
+        )
+
+    def on_pool_broken(self, lost: list[_Flight]) -> None:
+        """The whole pool broke (loky): the culprit was reported; resubmit the innocent."""
+        innocent = [f for f in lost if f.job.index in self.flights]
+        if not innocent:
+            return
+        if not self.owner.keep_going:
+            labels = ", ".join(f.job.config.label for f in innocent)
+            raise WorkerDiedError(
+                f"{self.owner.strategy}: a worker process died and the pool stopped; "
+                f"unfinished: {labels}",
+                strategy=self.owner.strategy,
+                completed=self.completed(),
+            )
+        self.backend.restart()
+        self.generation += 1
+        for flight in innocent:
+            self.submit(flight.job)
+
+    def read_markers(self) -> None:
+        for flight in self.flights.values():
+            if flight.pid is None:
+                marker = read_marker(self.marker_dir, flight.job.index, flight.job.attempt)
+                if marker is not None:
+                    flight.pid, flight.started = marker
+
+    def check_timeouts(self) -> None:
+        timeout = self.owner.task_timeout
+        if timeout is None:
+            return
+        now = time.perf_counter()
+        for flight in list(self.flights.values()):
+            if flight.started is None or flight.timed_out or now - flight.started <= timeout:
+                continue
+            flight.timed_out = True
+            if self.backend.can_stop_tasks and flight.pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(flight.pid, signal.SIGKILL)
+            else:
+                self.report_death(flight, flight.pid, None)
+
+
+def _failure_from_parent(error: BaseException, flight: _Flight) -> Failure:
+    """A pool-level error for one task (for example its arguments failed to pickle)."""
+    now = time.perf_counter()
+    return Failure(
+        exc_type=type(error).__qualname__,
+        message=str(error),
+        traceback="".join(traceback.format_exception(error)),
+        exception=error,
+        pid=os.getpid(),
+        cpu=None,
+        started=flight.started or now,
+        ended=now,
+    )

@@ -1,0 +1,62 @@
+"""Estimator factories that misbehave on purpose at one forest size, for fault tests.
+
+Used through ``--model faulty_models:NAME`` (with this folder on PYTHONPATH), so the real
+command line, real pools and real worker processes are exercised; the fault is in the task.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from typing import Any
+
+from sklearn.ensemble import RandomForestClassifier
+
+FAULTY_SIZE = int(os.environ.get("MLCPU_FAULTY_SIZE", "100"))
+
+
+class _Faulty(RandomForestClassifier):
+    fault = "none"
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Any:
+        if self.n_estimators == FAULTY_SIZE:
+            if self.fault == "kill":
+                os.kill(os.getpid(), signal.SIGKILL)
+            elif self.fault == "raise":
+                raise ValueError(f"deliberate failure at {self.n_estimators} trees")
+            elif self.fault == "hang":
+                time.sleep(3600)
+            elif self.fault == "exit":
+                os._exit(3)
+        return super().fit(X, y, sample_weight)
+
+
+class _Kill(_Faulty):
+    fault = "kill"
+
+
+class _Raise(_Faulty):
+    fault = "raise"
+
+
+class _Hang(_Faulty):
+    fault = "hang"
+
+
+class _Exit(_Faulty):
+    fault = "exit"
+
+
+def _factory(cls: type[_Faulty]) -> Any:
+    def build(n_estimators: int, random_state: int, n_jobs: int = 1, **params: Any) -> Any:
+        return cls(n_estimators=n_estimators, random_state=random_state, n_jobs=n_jobs, **params)
+
+    build.__name__ = cls.fault
+    return build
+
+
+kill = _factory(_Kill)
+raise_error = _factory(_Raise)
+hang = _factory(_Hang)
+exit_3 = _factory(_Exit)
