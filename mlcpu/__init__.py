@@ -5,26 +5,44 @@ Typical use::
 
     from mlcpu import load_dataset, make_configs, Workload, run
     results = run(Workload(load_dataset("iris"), make_configs([10, 50, 100, 200]), seed=0))
+
+Names are imported on first use, so a worker process that needs only a small helper module
+(``mlcpu._process_guard``) does not pay for importing scikit-learn first.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from mlcpu._version import __version__
-from mlcpu.data import Dataset, load_dataset
-from mlcpu.errors import (
-    InputError,
-    MissingExtraError,
-    MlcpuError,
-    TaskError,
-    TaskFailedError,
-    TaskTimeoutError,
-    WorkerDiedError,
-)
-from mlcpu.results import RunResults, StrategyResult
-from mlcpu.runner import RunListener, Runner, run
-from mlcpu.strategies import Strategy
-from mlcpu.strategies import create as create_strategy
-from mlcpu.strategies import names as strategy_names
-from mlcpu.training import TaskResult, Timed, timer, train_task
-from mlcpu.workload import TaskConfig, Workload, make_configs
+
+_EXPORTS = {
+    "Dataset": "mlcpu.data",
+    "load_dataset": "mlcpu.data",
+    "InputError": "mlcpu.errors",
+    "MissingExtraError": "mlcpu.errors",
+    "MlcpuError": "mlcpu.errors",
+    "TaskError": "mlcpu.errors",
+    "TaskFailedError": "mlcpu.errors",
+    "TaskTimeoutError": "mlcpu.errors",
+    "WorkerDiedError": "mlcpu.errors",
+    "RunResults": "mlcpu.results",
+    "StrategyResult": "mlcpu.results",
+    "RunListener": "mlcpu.runner",
+    "Runner": "mlcpu.runner",
+    "run": "mlcpu.runner",
+    "Strategy": "mlcpu.strategies",
+    "create_strategy": "mlcpu.strategies:create",
+    "strategy_names": "mlcpu.strategies:names",
+    "TaskResult": "mlcpu.training",
+    "Timed": "mlcpu.training",
+    "timer": "mlcpu.training",
+    "train_task": "mlcpu.training",
+    "TaskConfig": "mlcpu.workload",
+    "Workload": "mlcpu.workload",
+    "make_configs": "mlcpu.workload",
+}
 
 __all__ = [
     "Dataset",
@@ -53,3 +71,37 @@ __all__ = [
     "timer",
     "train_task",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module_name, _, attr = _EXPORTS[name].partition(":")
+    except KeyError:
+        raise AttributeError(f"module 'mlcpu' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module_name), attr or name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:
+    from mlcpu.data import Dataset, load_dataset
+    from mlcpu.errors import (
+        InputError,
+        MissingExtraError,
+        MlcpuError,
+        TaskError,
+        TaskFailedError,
+        TaskTimeoutError,
+        WorkerDiedError,
+    )
+    from mlcpu.results import RunResults, StrategyResult
+    from mlcpu.runner import RunListener, Runner, run
+    from mlcpu.strategies import Strategy
+    from mlcpu.strategies import create as create_strategy
+    from mlcpu.strategies import names as strategy_names
+    from mlcpu.training import TaskResult, Timed, timer, train_task
+    from mlcpu.workload import TaskConfig, Workload, make_configs

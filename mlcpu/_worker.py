@@ -8,13 +8,8 @@ raw, so the parent always learns which configuration failed, with the remote tra
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import os
 import pickle
-import signal
-import sys
-import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -25,9 +20,6 @@ from threadpoolctl import threadpool_limits
 from mlcpu.data import Dataset
 from mlcpu.training import TaskResult, current_cpu, train_task
 from mlcpu.workload import TaskConfig
-
-_PR_SET_PDEATHSIG = 1
-_WATCHDOG_INTERVAL_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -151,57 +143,3 @@ def read_marker(marker_dir: str, index: int, attempt: int) -> tuple[int, float] 
         return int(pid_text), float(started_text)
     except (OSError, ValueError):
         return None
-
-
-def init_process_worker(parent_pid: int, inner_threads: int | None) -> None:
-    """Initializer of every worker process.
-
-    - Ctrl-C reaches the whole process group; only the parent acts on it, then stops workers.
-    - Handlers inherited through fork are reset, so SIGTERM ends a worker at once.
-    - The worker dies with its parent even when the parent is SIGKILLed: a parent-death signal
-      on Linux, and a watchdog thread everywhere.
-    - BLAS/OpenMP pools are capped so workers x inner threads never oversubscribe the cores.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    if inner_threads is not None:
-        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ[var] = str(inner_threads)
-    _set_parent_death_signal()
-    if not _alive(parent_pid):
-        os._exit(1)
-    threading.Thread(
-        target=_watch_parent,
-        args=(parent_pid, os.getppid()),
-        name="mlcpu-parent-watchdog",
-        daemon=True,
-    ).start()
-
-
-def _set_parent_death_signal() -> None:
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _watch_parent(parent_pid: int, direct_parent: int) -> None:
-    # Compare with the parent seen at start, not with 1: inside a container mlcpu itself may
-    # be PID 1. (A forkserver worker's direct parent is the fork server, not mlcpu.)
-    while True:
-        time.sleep(_WATCHDOG_INTERVAL_S)
-        if os.getppid() != direct_parent or not _alive(parent_pid):
-            os._exit(1)

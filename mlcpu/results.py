@@ -48,7 +48,7 @@ class StrategyResult:
     def tasks(self) -> list[TaskResult]:
         """The tasks of the median run (or of the unfinished run, if none finished)."""
         index = self.median_run
-        if index is not None:
+        if index is not None and index < len(self.runs):
             return self.runs[index]
         return self.runs[-1] if self.runs else []
 

@@ -1,7 +1,7 @@
 """Estimator factories that misbehave on purpose at one forest size, for fault tests.
 
-Used through ``--model faulty_models:NAME`` (with this folder on PYTHONPATH), so the real
-command line, real pools and real worker processes are exercised; the fault is in the task.
+Used through ``--model tests.faulty_models:NAME`` from the project root, so the real command
+line, real pools and real worker processes are exercised; the fault is in the task.
 """
 
 from __future__ import annotations

@@ -16,8 +16,9 @@ from typing import Any
 from joblib.externals import loky
 from joblib.externals.loky.process_executor import ShutdownExecutorError
 
+from mlcpu._process_guard import init_process_worker, parent_identity
 from mlcpu._tempdirs import private_folder
-from mlcpu._worker import Job, execute, init_process_worker, warm_up
+from mlcpu._worker import Job, execute, warm_up
 from mlcpu.strategies._supervisor import Backend, DoneCallback
 
 WARM_UP_TIMEOUT_S = 300.0
@@ -66,7 +67,7 @@ class PoolBackend(Backend):
         self.pool = context.Pool(
             self.workers,
             initializer=init_process_worker,
-            initargs=(os.getpid(), self.inner_threads),
+            initargs=(*parent_identity(), self.inner_threads),
         )
         with private_folder("warmup") as folder:
             pending = [
@@ -152,7 +153,7 @@ class LokyBackend(Backend):
             max_workers=self.workers,
             timeout=LOKY_IDLE_TIMEOUT_S,
             initializer=init_process_worker,
-            initargs=(os.getpid(), self.inner_threads),
+            initargs=(*parent_identity(), self.inner_threads),
             env={
                 "OMP_NUM_THREADS": threads,
                 "OPENBLAS_NUM_THREADS": threads,

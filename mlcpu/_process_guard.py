@@ -1,0 +1,75 @@
+"""Set-up of every worker process: signals, parent-death, thread caps.
+
+Kept free of heavy imports (no numpy, no scikit-learn): a worker runs this before it imports
+the training stack, so the window in which a dying parent could leave it orphaned stays short.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import os
+import signal
+import sys
+import threading
+import time
+
+import psutil
+
+_PR_SET_PDEATHSIG = 1
+_WATCHDOG_INTERVAL_S = 0.5
+
+
+def init_process_worker(parent_pid: int, parent_started: float, inner_threads: int | None) -> None:
+    """Initializer of every worker process.
+
+    - Ctrl-C reaches the whole process group; only the parent acts on it, then stops workers.
+    - Handlers inherited through fork are reset, so SIGTERM ends a worker at once.
+    - The worker dies with its parent even when the parent is SIGKILLed: a parent-death signal
+      on Linux, and everywhere a watchdog thread that checks the parent is still the same
+      running process (a zombie, or a new process that reused the pid, does not count).
+    - BLAS/OpenMP pools are capped so workers x inner threads never oversubscribe the cores.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if inner_threads is not None:
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(inner_threads)
+    _set_parent_death_signal()
+    if not parent_alive(parent_pid, parent_started):
+        os._exit(1)
+    threading.Thread(
+        target=_watch_parent,
+        args=(parent_pid, parent_started),
+        name="mlcpu-parent-watchdog",
+        daemon=True,
+    ).start()
+
+
+def parent_identity() -> tuple[int, float]:
+    """What a worker needs to recognise its parent: pid and process start time."""
+    me = psutil.Process()
+    return me.pid, me.create_time()
+
+
+def parent_alive(pid: int, started: float) -> bool:
+    try:
+        process = psutil.Process(pid)
+        return process.create_time() == started and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _set_parent_death_signal() -> None:
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def _watch_parent(parent_pid: int, parent_started: float) -> None:
+    while parent_alive(parent_pid, parent_started):
+        time.sleep(_WATCHDOG_INTERVAL_S)
+    os._exit(1)

@@ -1,0 +1,79 @@
+"""Fixtures shared by the correctness tests: small seeded workloads and real subprocess runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+from mlcpu.data import load_dataset
+from mlcpu.workload import Workload, make_configs
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+# Misbehaving model factories (see faulty_models.py), importable from the project root.
+FAULTY = "tests.faulty_models:"
+# Helper processes that live as long as the interpreter by design, not per pool:
+# multiprocessing's and loky's resource trackers (they remove leaked shared resources).
+INTERPRETER_HELPERS = ("resource_tracker",)
+
+
+@pytest.fixture(scope="session")
+def iris():
+    return load_dataset("iris", seed=0)
+
+
+@pytest.fixture(scope="session")
+def iris_workload(iris):
+    return Workload(iris, make_configs([10, 30, 20, 5]), seed=0)
+
+
+@pytest.fixture(scope="session")
+def synthetic_small():
+    return load_dataset("synthetic", n_samples=600, n_features=8, seed=3)
+
+
+def worker_children() -> list[psutil.Process]:
+    """Child processes of this test process, minus interpreter-wide helpers."""
+    found = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            cmdline = " ".join(child.cmdline())
+            if child.status() == psutil.STATUS_ZOMBIE:
+                continue
+        except psutil.Error:
+            continue
+        if not any(helper in cmdline for helper in INTERPRETER_HELPERS):
+            found.append(child)
+    return found
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """Environment for a real ``mlcpu`` subprocess: plain output, no colour."""
+    env = dict(os.environ)
+    env.pop("FORCE_COLOR", None)
+    env["NO_COLOR"] = "1"
+    env.update(extra)
+    return env
+
+
+def run_cli(
+    *args: str, timeout: float = 120, cwd: Path | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m mlcpu ARGS`` for real, with a hard timeout (a hang fails the test).
+
+    The working directory is the project root, so ``--model tests.faulty_models:...`` imports.
+    """
+    return subprocess.run(
+        [sys.executable, "-m", "mlcpu", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd or ROOT,
+        env=cli_env(**env),
+        check=False,
+    )

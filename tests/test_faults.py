@@ -1,0 +1,184 @@
+"""Failures of real workers, through the real command line, each with a hard timeout.
+
+A hang fails these tests (subprocess timeout) instead of hanging the suite.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.conftest import FAULTY, ROOT, cli_env, run_cli
+
+PROCESS_STRATEGIES = ["joblib", "multiprocessing"]
+
+
+@pytest.mark.parametrize("strategy", PROCESS_STRATEGIES)
+def test_killed_worker_is_named_with_its_signal(strategy, tmp_path):
+    path = tmp_path / "r.json"
+    done = run_cli(
+        "run",
+        "--strategies",
+        strategy,
+        "--model",
+        FAULTY + "kill",
+        "--estimators",
+        "10,100,20",
+        "--json",
+        str(path),
+        timeout=60,
+    )
+    assert done.returncode == 1, done.stderr
+    error = done.stderr.strip().splitlines()[-1]
+    assert error.startswith(f"mlcpu: error: {strategy}: the worker process (pid ")
+    assert "running 100 estimators" in error
+    assert "killed by SIGKILL" in error
+    document = json.loads(path.read_text())
+    assert document["status"] == "failed"
+    assert "SIGKILL" in document["error"]
+
+
+@pytest.mark.parametrize("strategy", PROCESS_STRATEGIES)
+def test_keep_going_records_a_killed_task_and_finishes_the_rest(strategy, tmp_path):
+    path = tmp_path / "r.json"
+    done = run_cli(
+        "run",
+        "--strategies",
+        strategy,
+        "--model",
+        FAULTY + "kill",
+        "--keep-going",
+        "--estimators",
+        "200,100,50,10",
+        "--json",
+        str(path),
+        timeout=60,
+    )
+    assert done.returncode == 1  # the run is reported as failed, but nothing was lost
+    tasks = {t["n_estimators"]: t for t in json.loads(path.read_text())["strategies"][0]["tasks"]}
+    assert "killed by SIGKILL" in tasks[100]["error"]
+    assert tasks[100]["accuracy"] is None
+    for n in (200, 50, 10):
+        assert "error" not in tasks[n], tasks[n]
+        assert tasks[n]["accuracy"] > 0.8
+
+
+@pytest.mark.parametrize("strategy", ["sequential", "joblib", "multiprocessing", "sklearn"])
+def test_task_timeout_stops_the_task_and_names_it(strategy):
+    done = run_cli(
+        "run",
+        "--strategies",
+        strategy,
+        "--model",
+        FAULTY + "hang",
+        "--estimators",
+        "10,100",
+        "--task-timeout",
+        "1.5",
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert f"{strategy}: 100 estimators" in done.stderr
+    assert "ran longer than the task timeout of 1.5 s" in done.stderr
+
+
+def _start_long_run(strategy: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mlcpu",
+            "run",
+            "--quiet",
+            "--dataset",
+            "synthetic",
+            "--n-samples",
+            "20000",
+            "--strategies",
+            strategy,
+            "--estimators",
+            "300,301,302",
+        ],
+        cwd=ROOT,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for_workers(process: subprocess.Popen[str], count: int) -> list[psutil.Process]:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        children = psutil.Process(process.pid).children(recursive=True)
+        busy = []
+        for child in children:
+            try:
+                if "resource_tracker" not in " ".join(child.cmdline()) and (
+                    child.cpu_percent(interval=0.1) > 10
+                ):
+                    busy.append(child)
+            except psutil.Error:
+                continue  # a pool replacing a worker, or the warm-up finishing
+        if len(busy) >= count:
+            return children
+    pytest.fail("workers never started training")
+
+
+def _alive(processes: list[psutil.Process]) -> list[psutil.Process]:
+    alive = []
+    for process in processes:
+        try:
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                alive.append(process)
+        except psutil.NoSuchProcess:
+            continue
+    return alive
+
+
+def _shared_folders() -> set[str]:
+    found: set[str] = set()
+    for root in (Path("/dev/shm"), Path("/tmp")):
+        if root.is_dir():
+            found |= {str(p) for p in root.glob("mlcpu-*")} | {
+                str(p) for p in root.glob("joblib_*")
+            }
+    return found
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize("strategy", PROCESS_STRATEGIES)
+def test_signal_stops_every_worker_and_leaves_nothing(strategy, sig, code):
+    before = _shared_folders()
+    process = _start_long_run(strategy)
+    children = _wait_for_workers(process, 2)
+    process.send_signal(sig)
+    _, err = process.communicate(timeout=20)
+    assert process.returncode == code, err
+    deadline = time.monotonic() + 5
+    while _alive(children) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _alive(children) == []
+    assert _shared_folders() - before == set()
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("strategy", PROCESS_STRATEGIES)
+def test_workers_die_with_a_sigkilled_parent(strategy):
+    before = _shared_folders()
+    process = _start_long_run(strategy)
+    children = _wait_for_workers(process, 2)
+    process.kill()
+    process.communicate(timeout=20)
+    deadline = time.monotonic() + 5
+    while (_alive(children) or _shared_folders() - before) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _alive(children) == []
+    assert _shared_folders() - before == set()

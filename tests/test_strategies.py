@@ -1,0 +1,131 @@
+"""One conformance suite run against every strategy (as loky tests every start method)."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+import mlcpu.strategies as registry
+from mlcpu._worker import Job
+from mlcpu.errors import InputError, TaskFailedError
+from mlcpu.strategies.pools import START_METHODS, shared
+from mlcpu.workload import Workload, make_configs
+from tests.conftest import FAULTY, worker_children
+
+VARIANTS = [
+    ("sequential", {}),
+    ("joblib", {}),
+    *[("multiprocessing", {"start_method": m}) for m in START_METHODS],
+    ("threads", {}),
+    ("sklearn", {}),
+]
+IDS = [f"{name}-{opts['start_method']}" if opts else name for name, opts in VARIANTS]
+
+
+@pytest.fixture(scope="module")
+def reference(iris_workload):
+    with registry.create("sequential") as strategy:
+        return strategy.run(iris_workload)
+
+
+@pytest.fixture(scope="module", params=VARIANTS, ids=IDS)
+def strategy(request):
+    name, options = request.param
+    with registry.create(name, workers=2, **options) as started:
+        yield started
+    assert worker_children() == [], f"{started.label} left worker processes behind"
+
+
+def test_same_accuracy_as_sequential_in_workload_order(strategy, iris_workload, reference):
+    results = strategy.run(iris_workload)
+    assert [r.n_estimators for r in results] == [10, 30, 20, 5]
+    assert [r.accuracy for r in results] == [r.accuracy for r in reference]
+    assert all(r.error is None for r in results)
+
+
+def test_records_where_and_when_each_task_ran(strategy, iris_workload):
+    import os
+
+    results = strategy.run(iris_workload)
+    for record in results:
+        assert record.seconds > 0
+        assert 0 <= record.start_s <= record.end_s
+        assert record.end_s - record.start_s == pytest.approx(record.seconds, abs=0.05)
+        assert record.cpu is not None
+        assert 0 <= record.cpu < (os.cpu_count() or 1)
+    pids = {r.pid for r in results}
+    if getattr(strategy, "uses_processes", False):
+        assert os.getpid() not in pids
+        assert 1 <= len(pids) <= strategy.workers
+    else:
+        assert pids == {os.getpid()}
+
+
+def test_task_exception_comes_through_with_message(strategy, iris):
+    workload = Workload(iris, make_configs([10, 100], model=FAULTY + "raise_error"), 0)
+    with pytest.raises(TaskFailedError, match=r"100 estimators .* deliberate failure") as info:
+        strategy.run(workload)
+    error = info.value
+    assert error.strategy == strategy.name
+    assert error.config.n_estimators == 100
+    assert isinstance(error.__cause__, ValueError)
+    assert "deliberate failure at 100 trees" in error.remote_traceback
+    assert "Traceback" in error.remote_traceback
+    # The strategy is still usable after a failure.
+    assert [r.accuracy is not None for r in strategy.run(Workload(iris, make_configs([5]), 0))]
+
+
+def test_keep_going_records_the_failure_and_finishes_the_rest(strategy, iris):
+    strategy.keep_going = True
+    try:
+        workload = Workload(iris, make_configs([10, 100, 20], model=FAULTY + "raise_error"), 0)
+        results = strategy.run(workload)
+    finally:
+        strategy.keep_going = False
+    assert [r.n_estimators for r in results] == [10, 100, 20]
+    assert results[1].accuracy is None
+    assert "ValueError: deliberate failure at 100 trees" in results[1].error
+    assert results[0].ok
+    assert results[2].ok
+
+
+def test_on_result_sees_every_task_as_it_finishes(strategy, iris_workload):
+    seen = []
+    results = strategy.run(iris_workload, on_result=seen.append)
+    assert sorted(r.n_estimators for r in seen) == sorted(r.n_estimators for r in results)
+
+
+def test_unknown_strategy_lists_the_valid_ones():
+    with pytest.raises(InputError, match=r"unknown strategy 'gpu'; choose from sequential, joblib"):
+        registry.get("gpu")
+
+
+@pytest.mark.parametrize("workers", [0, -1, 1.5, "2", True])
+def test_workers_must_be_a_positive_integer(workers):
+    with pytest.raises(InputError, match=r"workers must be a positive integer, got"):
+        registry.create("joblib", workers=workers)
+
+
+def test_unavailable_start_method_is_refused():
+    with pytest.raises(InputError, match=r"start method 'teleport' is not available here"):
+        registry.create("multiprocessing", start_method="teleport")
+
+
+def test_create_passes_only_the_options_a_strategy_accepts():
+    strategy = registry.create("sequential", workers=4, start_method="spawn", keep_going=True)
+    assert strategy.workers == 1  # sequential is one worker whatever is asked
+    assert strategy.keep_going is True
+    assert registry.create("multiprocessing", start_method="spawn").label == (
+        "multiprocessing (spawn)"
+    )
+
+
+def test_a_task_for_a_worker_carries_the_data_by_reference(synthetic_small):
+    workload = Workload(synthetic_small, make_configs([10]), 0)
+    with shared(workload) as ready:
+        job = Job(0, ready.configs[0], ready.dataset, ready.seed)
+        payload = pickle.dumps(job)
+        assert len(payload) < 2_000 < synthetic_small.nbytes
+        clone = pickle.loads(payload).dataset
+        assert (clone.X_train == synthetic_small.X_train).all()
