@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -24,6 +25,13 @@ from mlcpu.workload import TaskConfig
 
 @dataclass(frozen=True)
 class Job:
+    """Train one configuration. The supervisor fills in ``marker_dir`` and ``attempt``.
+
+    Other job kinds (see ``ChunkJob``) follow the same shape: ``index``, ``config``, ``label``,
+    ``marker_dir``, ``attempt``, and a job function that calls ``mark_started`` first and
+    returns an ``Outcome`` instead of raising.
+    """
+
     index: int
     config: TaskConfig
     dataset: Dataset
@@ -33,6 +41,29 @@ class Job:
     marker_dir: str | None = None
     keep_estimator: bool = False
     attempt: int = 0
+
+    @property
+    def label(self) -> str:
+        return self.config.label
+
+
+@dataclass(frozen=True)
+class ChunkJob:
+    """Train trees ``start .. stop-1`` of one configuration's forest (see ``mlcpu.forests``)."""
+
+    index: int
+    config: TaskConfig
+    dataset: Dataset
+    seed: int
+    start: int
+    stop: int
+    inner_threads: int | None = 1
+    marker_dir: str | None = None
+    attempt: int = 0
+
+    @property
+    def label(self) -> str:
+        return f"{self.config.label} (trees {self.start}-{self.stop - 1})"
 
 
 @dataclass(frozen=True)
@@ -76,18 +107,19 @@ class Outcome:
     failure: Failure | None = None
 
 
+def _limits(inner_threads: int | None) -> contextlib.AbstractContextManager[object]:
+    if inner_threads is None:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=inner_threads)
+
+
 def execute(job: Job) -> Outcome:
     """Run one job; never raises an ordinary exception (it becomes the outcome's failure)."""
     started = time.perf_counter()
     if job.marker_dir is not None:
         mark_started(job.marker_dir, job.index, job.attempt, started)
-    limits = (
-        threadpool_limits(limits=job.inner_threads)
-        if job.inner_threads is not None
-        else contextlib.nullcontext()
-    )
     try:
-        with limits:
+        with _limits(job.inner_threads):
             result = train_task(
                 job.index,
                 job.config,
@@ -99,6 +131,38 @@ def execute(job: Job) -> Outcome:
     except Exception as exc:
         return Outcome(job.index, failure=Failure.from_exception(exc, started))
     return Outcome(job.index, result=result)
+
+
+def execute_chunk(job: ChunkJob) -> Outcome:
+    """Fit one chunk of trees; the result's ``estimator`` is the fitted piece (no accuracy)."""
+    from mlcpu.forests import fit_trees
+
+    started = time.perf_counter()
+    if job.marker_dir is not None:
+        mark_started(job.marker_dir, job.index, job.attempt, started)
+    cpu = current_cpu()
+    try:
+        with _limits(job.inner_threads):
+            piece = fit_trees(job.config, job.dataset, job.seed, job.start, job.stop)
+    except Exception as exc:
+        return Outcome(job.index, failure=Failure.from_exception(exc, started))
+    ended = time.perf_counter()
+    return Outcome(
+        job.index,
+        result=TaskResult(
+            index=job.index,
+            config=job.config,
+            accuracy=None,
+            seconds=ended - started,
+            cpu=cpu,
+            pid=os.getpid(),
+            started=started,
+            ended=ended,
+            thread=threading.get_native_id(),
+            extra={"trees": [job.start, job.stop]},
+            estimator=piece,
+        ),
+    )
 
 
 def warm_up(marker_dir: str, workers: int, timeout: float = 120.0) -> int:

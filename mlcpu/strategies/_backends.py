@@ -18,8 +18,8 @@ from joblib.externals.loky.process_executor import ShutdownExecutorError
 
 from mlcpu._process_guard import init_process_worker, parent_identity
 from mlcpu._tempdirs import private_folder
-from mlcpu._worker import Job, execute, warm_up
-from mlcpu.strategies._supervisor import Backend, DoneCallback
+from mlcpu._worker import warm_up
+from mlcpu.strategies._supervisor import Backend, DoneCallback, JobFunction
 
 WARM_UP_TIMEOUT_S = 300.0
 TERMINATE_GRACE_S = 5.0
@@ -77,10 +77,10 @@ class PoolBackend(Backend):
             for result in pending:
                 result.get(timeout=WARM_UP_TIMEOUT_S)
 
-    def submit(self, job: Job, done: DoneCallback) -> None:
+    def submit(self, fn: JobFunction, job: Any, done: DoneCallback) -> None:
         assert self.pool is not None
         self.pool.apply_async(
-            execute,
+            fn,
             (job,),
             callback=lambda outcome: done(outcome, None),
             error_callback=lambda error: done(None, error),
@@ -115,10 +115,10 @@ class ThreadBackend(Backend):
     def start(self) -> None:
         self.pool = multiprocessing.pool.ThreadPool(self.workers)
 
-    def submit(self, job: Job, done: DoneCallback) -> None:
+    def submit(self, fn: JobFunction, job: Any, done: DoneCallback) -> None:
         assert self.pool is not None
         self.pool.apply_async(
-            execute,
+            fn,
             (job,),
             callback=lambda outcome: done(outcome, None),
             error_callback=lambda error: done(None, error),
@@ -168,10 +168,10 @@ class LokyBackend(Backend):
             for future in futures:
                 future.result(timeout=WARM_UP_TIMEOUT_S)
 
-    def submit(self, job: Job, done: DoneCallback) -> None:
+    def submit(self, fn: JobFunction, job: Any, done: DoneCallback) -> None:
         assert self.executor is not None
         try:
-            future = self.executor.submit(execute, job)
+            future = self.executor.submit(fn, job)
         except loky.BrokenProcessPool as exc:
             done(None, exc)
             return

@@ -26,18 +26,22 @@ import signal
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from multiprocessing.process import BaseProcess
+from typing import Any
 
 from mlcpu._tempdirs import private_folder
-from mlcpu._worker import Failure, Job, Outcome, read_marker
+from mlcpu._worker import Failure, Outcome, execute, read_marker
 from mlcpu.errors import RemoteTraceback, TaskFailedError, TaskTimeoutError, WorkerDiedError
 from mlcpu.training import TaskResult
 
 # How long a broken pool's error may wait for the death that explains it.
 _CULPRIT_GRACE_S = 1.0
 DoneCallback = Callable[[Outcome | None, BaseException | None], None]
+# A picklable module-level function that runs one job in a worker (``mlcpu._worker.execute``,
+# ``execute_chunk``): it calls ``mark_started`` first and returns an ``Outcome``.
+JobFunction = Callable[[Any], Outcome]
 
 
 class Backend(abc.ABC):
@@ -54,7 +58,8 @@ class Backend(abc.ABC):
     def start(self) -> None: ...
 
     @abc.abstractmethod
-    def submit(self, job: Job, done: DoneCallback) -> None: ...
+    def submit(self, fn: JobFunction, job: Any, done: DoneCallback) -> None:
+        """Run ``fn(job)`` on a worker; call ``done(outcome, None)`` or ``done(None, error)``."""
 
     def processes(self) -> Iterable[BaseProcess]:
         """The worker processes right now (empty for thread pools)."""
@@ -71,7 +76,7 @@ class Backend(abc.ABC):
 
 @dataclass
 class _Flight:
-    job: Job
+    job: Any
     generation: int
     pid: int | None = None
     started: float | None = None
@@ -96,7 +101,7 @@ def describe_exit(exitcode: int | None) -> str:
     return f"exited with code {exitcode}"
 
 
-def failure_result(job: Job, failure: Failure) -> TaskResult:
+def failure_result(job: Any, failure: Failure) -> TaskResult:
     return TaskResult(
         index=job.index,
         config=job.config,
@@ -111,11 +116,11 @@ def failure_result(job: Job, failure: Failure) -> TaskResult:
 
 
 def task_failed_error(
-    strategy: str, job: Job, failure: Failure, completed: list[TaskResult]
+    strategy: str, job: Any, failure: Failure, completed: list[TaskResult]
 ) -> TaskFailedError:
     """The error for a task that raised, chained to the original exception and its traceback."""
     error = TaskFailedError(
-        f"{strategy}: {job.config.label} failed: {failure.exc_type}: {failure.message}",
+        f"{strategy}: {job.label} failed: {failure.exc_type}: {failure.message}",
         strategy=strategy,
         config=job.config,
         exc_type=failure.exc_type,
@@ -152,12 +157,16 @@ class Supervisor:
         self.task_timeout = task_timeout
         self.emit = emit
 
-    def run(self, jobs: list[Job]) -> list[TaskResult]:
+    def run(self, jobs: Sequence[Any], fn: JobFunction = execute) -> list[TaskResult]:
+        """Run every job (``Job`` by default, or another kind with its ``fn``).
+
+        Returns one result per job, in job order; ``emit`` saw each as it finished.
+        """
         wake_read, wake_write = os.pipe()
         os.set_blocking(wake_read, False)
         try:
             with private_folder("tasks") as marker_dir:
-                return _Run(self, jobs, str(marker_dir), wake_read, wake_write).loop()
+                return _Run(self, jobs, fn, str(marker_dir), wake_read, wake_write).loop()
         finally:
             os.close(wake_read)
             os.close(wake_write)
@@ -216,9 +225,16 @@ class _Run:
     """One supervised run's state; kept apart from ``Supervisor`` so that is reusable."""
 
     def __init__(
-        self, owner: Supervisor, jobs: list[Job], marker_dir: str, wake_read: int, wake_write: int
+        self,
+        owner: Supervisor,
+        jobs: Sequence[Any],
+        fn: JobFunction,
+        marker_dir: str,
+        wake_read: int,
+        wake_write: int,
     ) -> None:
         self.owner = owner
+        self.fn = fn
         self.backend = owner.backend
         self.marker_dir = marker_dir
         self.wake_read = wake_read
@@ -241,7 +257,7 @@ class _Run:
         with contextlib.suppress(OSError):
             os.write(self.wake_write, b"!")
 
-    def submit(self, job: Job) -> None:
+    def submit(self, job: Any) -> None:
         generation = self.generation
         job = replace(job, attempt=generation)
         self.flights[job.index] = _Flight(job, generation)
@@ -250,7 +266,7 @@ class _Run:
             self.events.put((generation, job.index, outcome, error))
             self.wake()
 
-        self.backend.submit(job, done)
+        self.backend.submit(self.fn, job, done)
 
     def on_deaths(self, batch: list[tuple[int, int | None]]) -> None:
         self.deaths.put(batch)
@@ -351,7 +367,7 @@ class _Run:
     def report_death(
         self, flight: _Flight, pid: int | None, exitcode: int | None, together: int = 1
     ) -> None:
-        strategy, config = self.owner.strategy, flight.job.config
+        strategy, config, label = self.owner.strategy, flight.job.config, flight.job.label
         if flight.timed_out:
             stopped = (
                 f"its worker (pid {pid}) was stopped"
@@ -359,7 +375,7 @@ class _Run:
                 else "a thread cannot be stopped, so it finishes in the background"
             )
             message = (
-                f"{strategy}: {config.label} ran longer than the task timeout of "
+                f"{strategy}: {label} ran longer than the task timeout of "
                 f"{self.owner.task_timeout:g} s; {stopped}"
             )
             error: Exception = TaskTimeoutError(
@@ -371,7 +387,7 @@ class _Run:
             )
         else:
             message = (
-                f"{strategy}: the worker process (pid {pid}) running {config.label} "
+                f"{strategy}: the worker process (pid {pid}) running {label} "
                 f"{describe_exit(exitcode)}"
             )
             if together > 1:
@@ -412,7 +428,7 @@ class _Run:
         if not innocent:
             return
         if not self.owner.keep_going:
-            labels = ", ".join(f.job.config.label for f in innocent)
+            labels = ", ".join(f.job.label for f in innocent)
             raise WorkerDiedError(
                 f"{self.owner.strategy}: a worker process died and the pool stopped; "
                 f"unfinished: {labels}",
