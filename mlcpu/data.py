@@ -99,7 +99,7 @@ class Dataset:
             **({"generator": self.generator} if self.generator else {}),
         }
 
-    def __reduce__(self) -> tuple[Any, ...]:
+    def __reduce__(self) -> str | tuple[Any, ...]:
         if self.shared_folder is not None:
             from mlcpu._shared_data import attach
 
@@ -148,7 +148,7 @@ def load_dataset(
         X, labels = table.X, table.labels
         feature_names, target_name = table.feature_names, table.target_name
         class_values, y = np.unique(labels, return_inverse=True)
-        classes = tuple(str(c) for c in class_values)
+        classes = [str(c) for c in class_values]
         source = str(Path(name).resolve())
     else:
         raise InputError(

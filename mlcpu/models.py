@@ -51,7 +51,7 @@ def resolve(model: str) -> Callable[..., Any]:
         ) from None
     if not callable(factory):
         raise InputError(f"model {model!r} is not callable")
-    return factory  # type: ignore[no-any-return]
+    return factory
 
 
 def build(

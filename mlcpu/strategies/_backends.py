@@ -96,7 +96,12 @@ class PoolBackend(Backend):
         if pool is None:
             return
         workers = list(getattr(pool, "_pool", ()))
-        _bounded(lambda: (pool.terminate(), pool.join()))
+
+        def stop() -> None:
+            pool.terminate()
+            pool.join()
+
+        _bounded(stop)
         _kill(workers)
         if self._forkserver_started:
             _stop_forkserver()

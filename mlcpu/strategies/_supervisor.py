@@ -208,7 +208,7 @@ class _DeathWatch:
                     watched.setdefault(process.pid, process)
             live = {p.sentinel: p for pid, p in watched.items() if pid not in dead}
             ready = multiprocessing.connection.wait([self._stop_read, *live], timeout=0.05)
-            batch = [live[s] for s in ready if s in live]  # type: ignore[index]
+            batch = [live[s] for s in ready if s in live]
             if batch and not self._stopping:
                 for process in batch:
                     dead.add(process.pid)  # type: ignore[arg-type]
