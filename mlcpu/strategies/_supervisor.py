@@ -162,14 +162,46 @@ class Supervisor:
 
         Returns one result per job, in job order; ``emit`` saw each as it finished.
         """
-        wake_read, wake_write = os.pipe()
-        os.set_blocking(wake_read, False)
+        wakeup = _Wakeup()
         try:
             with private_folder("tasks") as marker_dir:
-                return _Run(self, jobs, fn, str(marker_dir), wake_read, wake_write).loop()
+                return _Run(self, jobs, fn, str(marker_dir), wakeup).loop()
         finally:
-            os.close(wake_read)
-            os.close(wake_write)
+            wakeup.close()
+
+
+class _Wakeup:
+    """A self-pipe that pool threads write to when something happened.
+
+    Pool threads may still report after a run has ended (tasks still running when a failure
+    stopped the run). Writing to a closed descriptor is worse than an error: the number may
+    already belong to a new pipe of another pool, whose reader would then block forever on
+    the stray byte. So writes and closing are serialised, and writes after close are dropped.
+    """
+
+    def __init__(self) -> None:
+        self.read_fd, self._write_fd = os.pipe()
+        os.set_blocking(self.read_fd, False)
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def notify(self) -> None:
+        with self._lock:
+            if not self._closed:
+                with contextlib.suppress(OSError):
+                    os.write(self._write_fd, b"!")
+
+    def drain(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            while os.read(self.read_fd, 4096):
+                pass
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                os.close(self.read_fd)
+                os.close(self._write_fd)
 
 
 class _DeathWatch:
@@ -184,7 +216,7 @@ class _DeathWatch:
     def __init__(self, backend: Backend, report: Callable[[list[tuple[int, int | None]]], None]):
         self.backend = backend
         self.report = report
-        self._stop_read, self._stop_write = os.pipe()
+        self._stop = _Wakeup()
         self._stopping = False
         self._thread = threading.Thread(target=self._loop, name="mlcpu-death-watch", daemon=True)
 
@@ -193,11 +225,10 @@ class _DeathWatch:
 
     def stop(self) -> None:
         self._stopping = True
-        with contextlib.suppress(OSError):
-            os.write(self._stop_write, b"!")
+        self._stop.notify()
         self._thread.join(timeout=5.0)
-        os.close(self._stop_read)
-        os.close(self._stop_write)
+        if not self._thread.is_alive():  # else leave the pipe to the thread rather than
+            self._stop.close()  # let it wait on a descriptor number that gets reused
 
     def _loop(self) -> None:
         watched: dict[int, BaseProcess] = {}
@@ -207,7 +238,7 @@ class _DeathWatch:
                 if process.pid is not None:
                     watched.setdefault(process.pid, process)
             live = {p.sentinel: p for pid, p in watched.items() if pid not in dead}
-            ready = multiprocessing.connection.wait([self._stop_read, *live], timeout=0.05)
+            ready = multiprocessing.connection.wait([self._stop.read_fd, *live], timeout=0.05)
             batch = [live[s] for s in ready if s in live]
             if batch and not self._stopping:
                 for process in batch:
@@ -230,15 +261,13 @@ class _Run:
         jobs: Sequence[Any],
         fn: JobFunction,
         marker_dir: str,
-        wake_read: int,
-        wake_write: int,
+        wakeup: _Wakeup,
     ) -> None:
         self.owner = owner
         self.fn = fn
         self.backend = owner.backend
         self.marker_dir = marker_dir
-        self.wake_read = wake_read
-        self.wake_write = wake_write
+        self.wakeup = wakeup
         self.events: queue.SimpleQueue[tuple[int, int, Outcome | None, BaseException | None]] = (
             queue.SimpleQueue()
         )
@@ -254,8 +283,7 @@ class _Run:
 
     # -- submission -------------------------------------------------------------------------
     def wake(self) -> None:
-        with contextlib.suppress(OSError):
-            os.write(self.wake_write, b"!")
+        self.wakeup.notify()
 
     def submit(self, job: Any) -> None:
         generation = self.generation
@@ -295,11 +323,8 @@ class _Run:
                 watch.stop()
 
     def wait(self) -> None:
-        ready = multiprocessing.connection.wait([self.wake_read], timeout=self.owner.poll_interval)
-        if ready:
-            with contextlib.suppress(BlockingIOError):
-                while os.read(self.wake_read, 4096):
-                    pass
+        if multiprocessing.connection.wait([self.wakeup.read_fd], timeout=self.owner.poll_interval):
+            self.wakeup.drain()
         self.read_markers()
         while True:
             try:
