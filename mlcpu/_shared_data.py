@@ -57,19 +57,24 @@ class SharedDataset:
     """Context manager: publish ``dataset`` to a folder, yield its memory-mapped twin, clean up."""
 
     def __init__(self, dataset: Dataset, root: Path | None = None) -> None:
-        self.dataset = dataset
+        self.dataset: Dataset | None = dataset
         self.root = root
         self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> Dataset:
-        root = self.root or temp_root(self.dataset.nbytes)
+        # Hold the private arrays only while writing them: afterwards the caller may drop its
+        # own reference and keep just the shared copy.
+        dataset, self.dataset = self.dataset, None
+        if dataset is None:
+            raise RuntimeError("a SharedDataset can be entered only once")
+        root = self.root or temp_root(dataset.nbytes)
         folder = self._stack.enter_context(private_folder("data", root))
         self._stack.callback(_attached.pop, str(folder), None)
         try:
             for name in _ARRAYS:
-                np.save(folder / f"{name}.npy", getattr(self.dataset, name))
+                np.save(folder / f"{name}.npy", getattr(dataset, name))
             meta = {
-                key: getattr(self.dataset, key)
+                key: getattr(dataset, key)
                 for key in Dataset.__dataclass_fields__
                 if key not in _ARRAYS and key != "shared_folder"
             }

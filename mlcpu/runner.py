@@ -101,10 +101,14 @@ class Runner:
     def _run(self) -> None:
         needs_sharing = any(getattr(s, "uses_processes", False) for s in self.strategies)
         with contextlib.ExitStack() as stack:
+            if needs_sharing and self.workload.dataset.shared_folder is None:
+                # From here on every process, this one included, reads the one shared copy;
+                # dropping the private arrays keeps the data in memory once, not twice.
+                original = self.workload
+                dataset = stack.enter_context(SharedDataset(original.dataset))
+                self.workload = Workload(dataset, original.configs, original.seed, original.options)
+                del original, dataset
             workload = self.workload
-            if needs_sharing and workload.dataset.shared_folder is None:
-                dataset = stack.enter_context(SharedDataset(workload.dataset))
-                workload = Workload(dataset, workload.configs, workload.seed, workload.options)
             records: list[StrategyResult] = []
             for strategy in self.strategies:
                 self.listener.strategy_starting(strategy)

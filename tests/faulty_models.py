@@ -29,6 +29,10 @@ class _Faulty(RandomForestClassifier):
                 time.sleep(3600)
             elif self.fault == "exit":
                 os._exit(3)
+            elif self.fault == "raise_others_hang":
+                raise ValueError(f"deliberate failure at {self.n_estimators} trees")
+        elif self.fault == "raise_others_hang" and self.n_estimators > FAULTY_SIZE:
+            time.sleep(3600)
         return super().fit(X, y, sample_weight)
 
 
@@ -48,6 +52,10 @@ class _Exit(_Faulty):
     fault = "exit"
 
 
+class _RaiseOthersHang(_Faulty):
+    fault = "raise_others_hang"
+
+
 def _factory(cls: type[_Faulty]) -> Any:
     def build(n_estimators: int, random_state: int, n_jobs: int = 1, **params: Any) -> Any:
         return cls(n_estimators=n_estimators, random_state=random_state, n_jobs=n_jobs, **params)
@@ -60,3 +68,5 @@ kill = _factory(_Kill)
 raise_error = _factory(_Raise)
 hang = _factory(_Hang)
 exit_3 = _factory(_Exit)
+# Raises at FAULTY_SIZE trees, hangs for bigger forests: only fail-fast can end such a run.
+raise_others_hang = _factory(_RaiseOthersHang)

@@ -6,6 +6,7 @@ A hang fails these tests (subprocess timeout) instead of hanging the suite.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -182,3 +183,37 @@ def test_workers_die_with_a_sigkilled_parent(strategy):
         time.sleep(0.05)
     assert _alive(children) == []
     assert _shared_folders() - before == set()
+
+
+@pytest.mark.parametrize("strategy", PROCESS_STRATEGIES)
+def test_timed_out_worker_is_not_left_running(strategy, iris):
+    from mlcpu import strategies
+    from mlcpu.errors import TaskTimeoutError
+    from mlcpu.workload import Workload, make_configs
+
+    workload = Workload(iris, make_configs([10, 100], model=FAULTY + "hang"), 0)
+    with strategies.create(strategy, workers=2, task_timeout=1.0) as running:
+        with pytest.raises(TaskTimeoutError, match=r"100 estimators .* was stopped") as info:
+            running.run(workload)
+        pid = int(re.search(r"pid (\d+)", str(info.value)).group(1))
+        assert _alive([psutil.Process(pid)]) == [] if psutil.pid_exists(pid) else True
+
+
+@pytest.mark.parametrize("strategy", [*PROCESS_STRATEGIES, "threads"])
+def test_a_failure_is_reported_at_once_not_after_the_other_tasks(strategy, tmp_path):
+    # 100 raises while 300 would run for an hour: the run can only end if it fails fast.
+    # With two workers, 100 starts only once 10 or 20 has finished.
+    path = tmp_path / "r.json"
+    done = run_cli(
+        "run", "--strategies", strategy, "--workers", "2", "--model", FAULTY + "raise_others_hang",
+        "--estimators", "10,20,100,300", "--json", str(path), timeout=90,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "100 estimators" in done.stderr
+    assert "ValueError: deliberate failure at 100 trees" in done.stderr
+    assert "Remote traceback:" in done.stderr
+    document = json.loads(path.read_text())
+    assert document["status"] == "failed"
+    finished = {t["n_estimators"] for t in document["strategies"][0]["tasks"]}
+    assert finished  # what finished before the failure is kept
+    assert finished <= {10, 20}

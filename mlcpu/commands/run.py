@@ -172,10 +172,13 @@ def console_for(stream: Any) -> Console:
 
 def execute(args: argparse.Namespace) -> int:
     console = console_for(sys.stdout)
-    workload = build_workload(args)
-    runner = Runner(workload, list(args.strategies), repeat=args.repeat, **strategy_options(args))
+    # The runner owns the workload (no reference kept here), so once the data are shared with
+    # worker processes the private copy can be freed.
+    runner = Runner(
+        build_workload(args), list(args.strategies), repeat=args.repeat, **strategy_options(args)
+    )
     runner.results.extra["command"] = ["mlcpu", *args.argv]
-    total = len(workload.configs) * len(runner.strategies) * args.repeat
+    total = len(runner.workload.configs) * len(runner.strategies) * args.repeat
     try:
         with ConsoleReporter(console, quiet=args.quiet, total_tasks=total) as reporter:
             runner.listener = reporter
