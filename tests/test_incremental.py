@@ -110,8 +110,11 @@ def test_results_come_in_workload_order_with_their_own_records(incremental, iris
 def test_a_failing_forest_names_its_trees_and_keeps_only_configurations(incremental, iris):
     # Bad parameters reach the workers because Strategy.run, unlike Runner, does not validate.
     workload = Workload(iris, make_configs([5, 20], params={"max_depth": -1}), 0)
-    with pytest.raises(TaskFailedError, match=r"incremental: 20 estimators, max_depth=-1 \(trees"):
+    with pytest.raises(
+        TaskFailedError, match=r"incremental: 20 estimators, max_depth=-1 \(trees"
+    ) as info:
         incremental.run(workload)
+    assert all(r.config in workload.configs for r in info.value.completed)
     incremental.keep_going = True
     try:
         results = incremental.run(workload)
