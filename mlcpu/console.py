@@ -26,6 +26,8 @@ def task_line(result: TaskResult) -> str:
     )
     if result.worker:
         line += f" | worker {result.worker}"
+    if "prefix_of" in result.extra:
+        line += f" | first trees of the {result.extra['prefix_of']}-tree forest"
     return line
 
 
@@ -147,6 +149,14 @@ def print_summary(console: Console, results: RunResults) -> None:
         )
     elif results.strategies and any(r.runs_s for r in results.strategies):
         console.print("Accuracy is identical across strategies for every configuration.")
+    for record in results.strategies:
+        trained, requested = record.extra.get("trees_trained"), record.extra.get("trees_requested")
+        if trained is not None and requested:
+            console.print(
+                f"{record.label} trained {trained} trees where training every configuration "
+                f"from scratch trains {requested} ({1 - trained / requested:.0%} less work).",
+                highlight=False,
+            )
     usable = results.machine.get("usable_cpus") or 0
     over = [r.label for r in results.strategies if usable and r.workers > usable]
     if over:

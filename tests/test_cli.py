@@ -73,7 +73,7 @@ def test_json_results_have_the_documented_keys(tmp_path):
     assert workload["estimators"] == [5, 15]
     assert (workload["seed"], workload["test_size"]) == (0, 0.2)
     names = [s["name"] for s in document["strategies"]]
-    assert names == ["sequential", "joblib", "multiprocessing", "threads", "sklearn"]
+    assert names == ["sequential", "joblib", "multiprocessing", "threads", "sklearn", "incremental"]
     accuracies: dict[int, set[float]] = {}
     for strategy in document["strategies"]:
         for key in ("workers", "elapsed_s", "runs_s", "startup_s", "speedup", "efficiency"):

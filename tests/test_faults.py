@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import FAULTY, ROOT, cli_env, run_cli
 
-PROCESS_STRATEGIES = ["joblib", "multiprocessing"]
+PROCESS_STRATEGIES = ["joblib", "multiprocessing", "incremental"]
 
 
 @pytest.mark.parametrize("strategy", PROCESS_STRATEGIES)
@@ -71,7 +71,9 @@ def test_keep_going_records_a_killed_task_and_finishes_the_rest(strategy, tmp_pa
         assert tasks[n]["accuracy"] > 0.8
 
 
-@pytest.mark.parametrize("strategy", ["sequential", "joblib", "multiprocessing", "sklearn"])
+@pytest.mark.parametrize(
+    "strategy", ["sequential", "joblib", "multiprocessing", "sklearn", "incremental"]
+)
 def test_task_timeout_stops_the_task_and_names_it(strategy):
     done = run_cli(
         "run",

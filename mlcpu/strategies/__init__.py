@@ -13,6 +13,7 @@ from typing import Any
 
 from mlcpu.errors import InputError
 from mlcpu.strategies.base import Strategy
+from mlcpu.strategies.incremental import IncrementalStrategy
 from mlcpu.strategies.inprocess import SequentialStrategy, SklearnStrategy
 from mlcpu.strategies.pools import JoblibStrategy, MultiprocessingStrategy, ThreadsStrategy
 
@@ -97,5 +98,6 @@ for _cls in (
     MultiprocessingStrategy,
     ThreadsStrategy,
     SklearnStrategy,
+    IncrementalStrategy,
 ):
     register(_cls)
