@@ -29,13 +29,19 @@ def init_process_worker(parent_pid: int, parent_started: float, inner_threads: i
     - The worker dies with its parent even when the parent is SIGKILLed: a parent-death signal
       on Linux, and everywhere a watchdog thread that checks the parent is still the same
       running process (a zombie, or a new process that reused the pid, does not count).
-    - BLAS/OpenMP pools are capped so workers x inner threads never oversubscribe the cores.
+    - BLAS/OpenMP pools are capped once, for the worker's lifetime, so workers x inner threads
+      never oversubscribe the cores: the environment for libraries not loaded yet (spawned
+      workers), threadpoolctl for those already loaded (forked workers). Capping per task
+      instead would cost milliseconds each time.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if inner_threads is not None:
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[var] = str(inner_threads)
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=inner_threads)
     _set_parent_death_signal()
     if not parent_alive(parent_pid, parent_started):
         os._exit(1)

@@ -37,7 +37,9 @@ class Job:
     dataset: Dataset
     seed: int
     n_jobs: int = 1
-    inner_threads: int | None = 1
+    # Thread-pool cap for this job alone. None: the process is capped already (worker
+    # initializer, or the in-process strategy's run), which costs nothing per task.
+    inner_threads: int | None = None
     marker_dir: str | None = None
     keep_estimator: bool = False
     attempt: int = 0
@@ -57,7 +59,7 @@ class ChunkJob:
     seed: int
     start: int
     stop: int
-    inner_threads: int | None = 1
+    inner_threads: int | None = None
     marker_dir: str | None = None
     attempt: int = 0
 

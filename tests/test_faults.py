@@ -204,18 +204,29 @@ def test_timed_out_worker_is_not_left_running(strategy, iris):
 @pytest.mark.parametrize("strategy", [*PROCESS_STRATEGIES, "threads"])
 def test_a_failure_is_reported_at_once_not_after_the_other_tasks(strategy, tmp_path):
     # 100 raises while 300 would run for an hour: the run can only end if it fails fast.
-    # With two workers, 100 starts only once 10 or 20 has finished.
     path = tmp_path / "r.json"
     done = run_cli(
         "run", "--strategies", strategy, "--workers", "2", "--model", FAULTY + "raise_others_hang",
-        "--estimators", "10,20,100,300", "--json", str(path), timeout=90,
+        "--estimators", "10,100,300", "--json", str(path), timeout=90,
     )  # fmt: skip
     assert done.returncode == 1
     assert "100 estimators" in done.stderr
     assert "ValueError: deliberate failure at 100 trees" in done.stderr
     assert "Remote traceback:" in done.stderr
+    assert json.loads(path.read_text())["status"] == "failed"
+
+
+@pytest.mark.parametrize("strategy", ["sequential", "joblib", "multiprocessing", "threads"])
+def test_results_finished_before_a_failure_are_kept(strategy, tmp_path):
+    # One worker taking configurations in the given order: 10 and 20 finish, then 100 fails.
+    path = tmp_path / "r.json"
+    done = run_cli(
+        "run", "--strategies", strategy, "--workers", "1", "--model", FAULTY + "raise_error",
+        "--estimators", "10,20,100,50", "--json", str(path), timeout=90,
+    )  # fmt: skip
+    assert done.returncode == 1
     document = json.loads(path.read_text())
     assert document["status"] == "failed"
-    finished = {t["n_estimators"] for t in document["strategies"][0]["tasks"]}
-    assert finished  # what finished before the failure is kept
-    assert finished <= {10, 20}
+    tasks = document["strategies"][0]["tasks"]
+    assert [t["n_estimators"] for t in tasks] == [10, 20]
+    assert all(t["accuracy"] > 0.8 for t in tasks)

@@ -130,3 +130,35 @@ def test_a_task_for_a_worker_carries_the_data_by_reference(synthetic_small):
         assert len(payload) < 2_000 < synthetic_small.nbytes
         clone = pickle.loads(payload).dataset
         assert (clone.X_train == synthetic_small.X_train).all()
+
+
+def blas_threads(_: object) -> list[int]:
+    """Run in a worker: the thread count of every BLAS/OpenMP pool loaded there."""
+    import numpy  # noqa: F401 - make sure a BLAS is loaded
+    from threadpoolctl import threadpool_info
+
+    return [pool["num_threads"] for pool in threadpool_info()]
+
+
+@pytest.mark.parametrize(
+    "backend",
+    ["loky", *[f"pool-{m}" for m in START_METHODS]],
+)
+def test_worker_processes_cap_blas_and_openmp_threads_at_one(backend):
+    import queue
+
+    from mlcpu.strategies._backends import LokyBackend, PoolBackend
+
+    pool = LokyBackend(2) if backend == "loky" else PoolBackend(2, backend.split("-", 1)[1])
+    answers: queue.SimpleQueue = queue.SimpleQueue()
+    pool.start()
+    try:
+        for _ in range(2):
+            pool.submit(blas_threads, None, lambda result, error: answers.put((result, error)))
+        for _ in range(2):
+            counts, error = answers.get(timeout=60)
+            assert error is None
+            assert counts
+            assert set(counts) == {1}
+    finally:
+        pool.terminate()

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import ClassVar
 
+from threadpoolctl import threadpool_limits
+
 from mlcpu._worker import Job, execute
 from mlcpu.errors import TaskTimeoutError
 from mlcpu.strategies._supervisor import failure_result, task_failed_error
@@ -59,6 +61,11 @@ class InProcessStrategy(Strategy):
         return 1
 
     def _run(self, workload: Workload, *, keep_estimators: bool) -> list[TaskResult]:
+        # BLAS/OpenMP capped at one thread for the whole run: the baseline is one core.
+        with threadpool_limits(limits=1):
+            return self._run_capped(workload, keep_estimators=keep_estimators)
+
+    def _run_capped(self, workload: Workload, *, keep_estimators: bool) -> list[TaskResult]:
         results: list[TaskResult] = []
         for index, config in enumerate(workload.configs):
             job = Job(
@@ -67,7 +74,6 @@ class InProcessStrategy(Strategy):
                 workload.dataset,
                 workload.seed,
                 n_jobs=self._n_jobs(),
-                inner_threads=1,
                 keep_estimator=keep_estimators,
             )
             started = time.perf_counter()

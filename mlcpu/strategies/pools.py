@@ -8,6 +8,8 @@ import multiprocessing
 from collections.abc import Iterator
 from typing import Any
 
+from threadpoolctl import threadpool_limits
+
 from mlcpu._shared_data import SharedDataset
 from mlcpu._worker import Job
 from mlcpu.errors import InputError
@@ -75,7 +77,10 @@ class PoolStrategy(Strategy):
                 for i, config in enumerate(ready.configs)
             ]
             try:
-                return supervisor.run(jobs)
+                if self.uses_processes:  # workers were capped by their initializer
+                    return supervisor.run(jobs)
+                with threadpool_limits(limits=1):  # threads share this process's pools
+                    return supervisor.run(jobs)
             except BaseException:
                 self._backend = None  # the supervisor stopped it; start afresh next time
                 raise
