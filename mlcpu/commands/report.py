@@ -47,10 +47,15 @@ def chart_target(text: str) -> Path:
         return _args.image_file(text)
     if not text.strip():
         raise argparse.ArgumentTypeError("expected a folder or an image file, got ''")
+    allowed = ", ".join("." + f for f in FORMATS)
     if path.exists() and not path.is_dir():
         raise argparse.ArgumentTypeError(
-            f"{text!r} is an existing file; give a folder, or a file name ending in "
-            f"{', '.join('.' + f for f in FORMATS)}"
+            f"{text!r} is an existing file; give a folder, or a file name ending in {allowed}"
+        )
+    if path.suffix and not path.is_dir():
+        raise argparse.ArgumentTypeError(
+            f"cannot draw into {text!r}: image files must end in {allowed}, and a new folder's "
+            "name must have no suffix"
         )
     if not path.exists() and not path.parent.is_dir():
         raise argparse.ArgumentTypeError(

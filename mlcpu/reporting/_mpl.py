@@ -96,3 +96,15 @@ def text_color_on(rgba: Sequence[float]) -> str:
     red, green, blue = rgba[:3]
     luminance = 0.2126 * red + 0.7152 * green + 0.0722 * blue
     return "black" if luminance > 0.5 else "white"
+
+
+def plain_log_ticks(axis: Any) -> None:
+    """On a log axis, write the labelled ticks as 0.3 and 20 rather than 3×10⁻¹ and 2×10¹."""
+    from matplotlib.ticker import LogFormatterSciNotation
+
+    class PlainLog(LogFormatterSciNotation):
+        def __call__(self, x: float, pos: int | None = None) -> str:
+            return f"{x:g}" if super().__call__(x, pos) else ""
+
+    axis.set_major_formatter(PlainLog())
+    axis.set_minor_formatter(PlainLog(labelOnlyBase=False))

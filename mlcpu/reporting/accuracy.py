@@ -29,31 +29,36 @@ class Series:
 
 
 def series(runs: Sequence[RunResults]) -> tuple[list[Series], bool]:
-    """Lines to draw and whether strategies agreed on every accuracy."""
-    lines: list[Series] = []
-    consistent = True
+    """Lines to draw and whether strategies agreed on every accuracy.
+
+    Runs on the same dataset (a sweep over forest sizes) share one line.
+    """
+    # (dataset, model, params) -> n_estimators -> strategy label -> accuracy
+    found: dict[tuple[str, str, Any], dict[int, dict[str, float]]] = {}
     for results in runs:
         dataset = dataset_text(results.workload)
-        # (model, params) -> n_estimators -> strategy -> accuracy
-        found: dict[tuple[str, Any], dict[int, dict[str, float]]] = {}
         for strategy in results.strategies:
             for task in strategy.tasks:
                 if task.accuracy is None:
                     continue
-                group = found.setdefault((task.config.model, task.config.params), {})
-                group.setdefault(task.n_estimators, {})[strategy.label] = task.accuracy
-        for (model, params), by_size in found.items():
-            name = dataset if len(found) == 1 else f"{dataset} · {_config_text(model, params)}"
-            agree = all(len(set(accs.values())) == 1 for accs in by_size.values())
-            consistent = consistent and agree
-            if agree:
-                points = [(n, next(iter(accs.values()))) for n, accs in sorted(by_size.items())]
-                lines.append(Series(name, points))
-                continue
-            labels = sorted({s for accs in by_size.values() for s in accs})
-            for label in labels:
-                points = [(n, accs[label]) for n, accs in sorted(by_size.items()) if label in accs]
-                lines.append(Series(f"{name} · {label}", points))
+                key = (dataset, task.config.model, task.config.params)
+                found.setdefault(key, {}).setdefault(task.n_estimators, {})[strategy.label] = (
+                    task.accuracy
+                )
+    several_models = len({(model, params) for _, model, params in found}) > 1
+    lines: list[Series] = []
+    consistent = True
+    for (dataset, model, params), by_size in found.items():
+        name = f"{dataset} · {_config_text(model, params)}" if several_models else dataset
+        agree = all(len(set(accs.values())) == 1 for accs in by_size.values())
+        consistent = consistent and agree
+        if agree:
+            points = [(n, next(iter(accs.values()))) for n, accs in sorted(by_size.items())]
+            lines.append(Series(name, points))
+            continue
+        for label in sorted({s for accs in by_size.values() for s in accs}):
+            points = [(n, accs[label]) for n, accs in sorted(by_size.items()) if label in accs]
+            lines.append(Series(f"{name} · {label}", points))
     return lines, consistent
 
 
@@ -93,6 +98,7 @@ def draw(fig: Figure | SubFigure, runs: Sequence[RunResults]) -> Axes:
         )
     if sizes[-1] / sizes[0] >= _LOG_SPAN:
         ax.set_xscale("log")
+        _mpl.plain_log_ticks(ax.xaxis)
     if not many:
         ax.set_xticks(sizes, [str(n) for n in sizes])
         ax.minorticks_off()

@@ -91,9 +91,9 @@ def write_figures(source: Source, folder: Path) -> list[Path]:
 
 
 def write(source: Source, target: Path) -> list[Path]:
-    """``target`` ending in .png/.svg/.pdf gets the overview; any other path is a folder."""
-    if target.suffix.lower().lstrip(".") in FORMATS:
-        return [write_overview(source, target)]
+    """A file name with a suffix (.png, .svg, .pdf) gets the overview; a path without, a folder."""
+    if target.suffix and not target.is_dir():
+        return [write_overview(source, target)]  # an unknown suffix is an InputError there
     if target.exists() and not target.is_dir():
         raise InputError(
             f"{str(target)!r} is an existing file without an image suffix; give a folder "

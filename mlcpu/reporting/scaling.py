@@ -81,7 +81,7 @@ def draw(fig: Figure | SubFigure, sweep: Sweep) -> tuple[Axes, Axes]:
         "break-even (1×) ",
         transform=speed_ax.get_yaxis_transform(),
         ha="right",
-        va="bottom",
+        va="top",
     )
     x_label = sweep.axis_label()
     time_ax.set_xscale("log")
@@ -138,22 +138,15 @@ def _mark_crossover(sweep: Sweep, name: str, color: str, time_ax: Axes, speed_ax
 
 def _value_ticks(ax: Axes, sweep: Sweep) -> None:
     """Tick exactly the sizes that were measured, written as the sweep wrote them."""
+    from matplotlib.ticker import NullLocator
+
     xs = [sweep.work_size(p.value) for p in sweep.points]
-    from matplotlib.ticker import LogFormatterSciNotation, NullLocator
-
-    class PlainLog(LogFormatterSciNotation):
-        """Label the ticks matplotlib would label, as 0.3 rather than 3×10⁻¹."""
-
-        def __call__(self, x: float, pos: int | None = None) -> str:
-            return f"{x:g}" if super().__call__(x, pos) else ""
-
     ax.set_xticks(xs, [_value_text(p.value) for p in sweep.points])
     ax.xaxis.set_minor_locator(NullLocator())
     if len(xs) > 5:
         ax.tick_params(axis="x", labelrotation=30)
     if ax.get_yscale() == "log":
-        ax.yaxis.set_major_formatter(PlainLog())
-        ax.yaxis.set_minor_formatter(PlainLog(labelOnlyBase=False))
+        _mpl.plain_log_ticks(ax.yaxis)
 
 
 def _value_text(value: Any) -> str:

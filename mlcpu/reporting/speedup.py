@@ -86,7 +86,7 @@ def draw(fig: Figure | SubFigure, results: RunResults) -> Axes:
             ax.text(
                 with_startup,
                 y - BAR_HEIGHT / 2,
-                f" {with_startup:.2f}× incl. start-up {strategy.startup_s:.2f} s",
+                f" {with_startup:.2f}× incl. start-up {_duration(strategy.startup_s)}",
                 va="center",
                 fontsize=8,
                 color="#333333",
@@ -98,19 +98,20 @@ def draw(fig: Figure | SubFigure, results: RunResults) -> Axes:
     top = max(max(s.speedup or 0 for s in strategies), 1.0)
     ax.axvline(1.0, color="black", linewidth=1, label="sequential (1×)")
     top = max(top, _draw_ideal(ax, strategies, positions))
+    # Room on the right for the value labels.
+    right = top * 1.45
     bound = workload_bound(results)
     if bound is not None:
-        ax.axvline(
-            bound,
-            color="#B22222",
-            linestyle=":",
-            linewidth=2,
-            label=f"workload bound {bound:.2f}× = total task time / largest task "
-            "(for whole configurations per worker)",
-        )
-        top = max(top, bound)
-    # Room on the right for the value labels.
-    ax.set_xlim(0, top * 1.45)
+        label = f"workload bound {bound:.2f}× = total task time / largest task"
+        if bound <= right * 0.97:
+            label += " (for whole configurations per worker)"
+            ax.axvline(bound, color="#B22222", linestyle=":", linewidth=2, label=label)
+        else:
+            # Far beyond the workers' limit (many small tasks): not what limits this run, and
+            # drawing it would squash every bar.
+            label += ", off this scale"
+            ax.plot([], [], color="#B22222", linestyle=":", linewidth=2, label=label)
+    ax.set_xlim(0, right)
     ax.set_ylim(-0.8, len(strategies) - 0.2)
     from matplotlib.patches import Patch
 
@@ -170,3 +171,7 @@ def _draw_ideal(ax: Axes, strategies: list[StrategyResult], positions: list[int]
             )
             first = False
     return float(max(counts))
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"

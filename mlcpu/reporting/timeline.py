@@ -179,6 +179,7 @@ def _draw_task(ax: Axes, y: int, task: TaskResult, colour_of: ConfigColours) -> 
         color=FAILED_COLOR if failed else _mpl.text_color_on(bar.get_facecolor()),
         zorder=4,
         clip_on=True,
+        bbox={"facecolor": "white", "edgecolor": "none", "pad": 1} if failed else None,
     )
     return BarLabel(text, bar, short)
 
@@ -209,7 +210,8 @@ class ConfigColours:
 
         self.cmap = mpl.colormaps["viridis"]
         tasks = [t for s in strategies for t in s.tasks]
-        self.sizes = sorted({t.n_estimators for t in tasks})
+        # Sizes that only ever failed have no coloured bar, so no legend entry either.
+        self.sizes = sorted({t.n_estimators for t in tasks if t.ok}) or [0]
         self.any_failed = any(t.error for t in tasks)
         self.discrete = len(self.sizes) <= _MAX_LEGEND_CONFIGS
         self.norm = mpl.colors.Normalize(min(self.sizes), max(self.sizes))
@@ -219,7 +221,7 @@ class ConfigColours:
 
     def __call__(self, task: TaskResult) -> Any:
         if self.discrete:
-            return self.spread[task.n_estimators]
+            return self.spread.get(task.n_estimators, "white")
         return self.cmap(0.9 * self.norm(task.n_estimators))
 
     def add_legend(self, fig: Figure | SubFigure, axes: Any) -> None:
@@ -229,7 +231,7 @@ class ConfigColours:
 
         handles: list[Any] = []
         if self.discrete:
-            handles = [Patch(color=self.spread[n], label=f"{n} trees") for n in self.sizes]
+            handles = [Patch(color=self.spread[n], label=f"{n} trees") for n in self.sizes if n > 0]
         else:
             mappable = mpl.cm.ScalarMappable(norm=self.norm, cmap=self.cmap)
             fig.colorbar(mappable, ax=list(axes), label="forest size (n_estimators)", pad=0.01)
