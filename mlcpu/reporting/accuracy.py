@@ -78,7 +78,7 @@ def draw(fig: Figure | SubFigure, runs: Sequence[RunResults]) -> Axes:
         if consistent
         else "\nWARNING: strategies disagree, one line each"
     )
-    ax.set_title(title)
+    fig.suptitle(title, fontsize=12)
     if not lines:
         ax.text(0.5, 0.5, "No finished tasks to draw.", ha="center", transform=ax.transAxes)
         ax.set_axis_off()

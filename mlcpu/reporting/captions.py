@@ -20,7 +20,18 @@ def dataset_text(workload: dict[str, Any]) -> str:
     return f"{name} {workload.get('n_samples', '?')}×{workload.get('n_features', '?')}"
 
 
-def workload_caption(results: RunResults) -> str:
+def workload_caption(results: RunResults, width: int = 70) -> str:
+    """What was measured, in lines of at most about ``width`` characters (chart titles)."""
+    lines: list[str] = []
+    for part in _caption_parts(results):
+        if lines and len(lines[-1]) + 3 + len(part) <= width:
+            lines[-1] += f" · {part}"
+        else:
+            lines.append(part)
+    return "\n".join(lines)
+
+
+def _caption_parts(results: RunResults) -> list[str]:
     workload = results.workload
     estimators = [int(n) for n in workload.get("estimators") or []]
     model = workload.get("model", "?")
@@ -32,4 +43,4 @@ def workload_caption(results: RunResults) -> str:
         f"{cpus} usable CPUs" if cpus else "",
         f"median of {results.repeat} runs" if results.repeat > 1 else "",
     ]
-    return " · ".join(p for p in parts if p)
+    return [p for p in parts if p]

@@ -83,7 +83,7 @@ def write(source: RunResults | Sweep, path: Path) -> Path:
 
 def _title(source: RunResults | Sweep, detail: RunResults) -> str:
     kind = f"{source.parameter} sweep" if isinstance(source, Sweep) else "run"
-    return f"mlcpu {kind} report: {workload_caption(detail)}"
+    return f"mlcpu {kind} report: {workload_caption(detail, width=10_000)}"
 
 
 def _header(source: RunResults | Sweep, detail: RunResults, status: str) -> str:

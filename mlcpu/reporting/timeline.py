@@ -101,7 +101,7 @@ def draw(fig: Figure | SubFigure, results: RunResults) -> list[BarLabel]:
     """One panel per strategy on a shared time axis; returns the bar labels to fit."""
     drawn = [s for s in results.strategies if s.tasks]
     fig.suptitle(
-        f"Timeline: which worker trained what, and when\n{workload_caption(results)}",
+        f"Timeline: which worker trained what, and when\n{workload_caption(results, width=110)}",
         fontsize=12,
     )
     if not drawn:
