@@ -261,7 +261,7 @@ def test_speedup_chart_draws_each_measured_speedup_and_both_limits(run_results, 
     vertical = {round(line.get_xdata()[0], 9) for line in ax.get_lines() if len(line.get_xdata())}
     workers = {s["workers"] for s in run_document["strategies"] if s["workers"] > 1}
     assert vertical == {1.0, round(bound, 9)} | {float(w) for w in workers}
-    legend = " ".join(t.get_text() for t in ax.get_legend().get_texts())
+    legend = " ".join(t.get_text() for t in figure.legends[0].get_texts())
     assert f"workload bound {bound:.2f}×" in legend
     assert "ideal 2× = 2 workers" in legend or workers != {2}
     assert figure.get_suptitle().startswith("Speedup vs sequential")
@@ -489,7 +489,7 @@ def test_charts_stay_readable_with_fifty_configurations(fifty_configurations, ch
         # 50 small tasks: the workload bound is far beyond 2 workers; drawing it would squash
         # the bars, so it is named in the legend instead.
         ax = figure.axes[0]
-        legend = " ".join(t.get_text() for t in ax.get_legend().get_texts())
+        legend = " ".join(t.get_text() for t in figure.legends[0].get_texts())
         assert "off this scale" in legend
         assert ax.get_xlim()[1] < 5
 

@@ -128,14 +128,7 @@ def draw(fig: Figure | SubFigure, results: RunResults) -> Axes:
             label="pool start-up charged to this one run",
         ),
     ]
-    ax.legend(
-        handles=handles,
-        loc="upper center",
-        bbox_to_anchor=(0.5, -0.14),
-        ncols=2,
-        fontsize=8,
-        frameon=False,
-    )
+    fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=8, frameon=False)
     return ax
 
 
