@@ -436,17 +436,17 @@ def test_failed_tasks_are_drawn_as_failed(tmp_path):
 # ---------------------------------------------------------------- readable when crowded
 
 
+def _chart(results: RunResults, chart: str) -> Any:
+    from mlcpu.reporting import charts
+
+    return charts.overview(results) if chart == "overview" else charts.figures(results)[chart]
+
+
 @needs_matplotlib
 @pytest.mark.parametrize("chart", ["speedup", "timeline", "accuracy", "overview"])
 def test_charts_stay_readable_with_eight_strategies(eight_strategies, chart):
-    from mlcpu.reporting import charts
-
     assert len(eight_strategies.strategies) == 8
-    figure = (
-        charts.overview(eight_strategies)
-        if chart == "overview"
-        else charts.figures(eight_strategies)[chart]
-    )
+    figure = _chart(eight_strategies, chart)
     assert images().text_problems(figure) == []
     if chart == "timeline":
         panels = [ax for ax in figure.axes if ax.get_title(loc="left")]
@@ -468,13 +468,7 @@ def test_charts_stay_readable_with_eight_strategies(eight_strategies, chart):
 @needs_matplotlib
 @pytest.mark.parametrize("chart", ["speedup", "timeline", "accuracy", "overview"])
 def test_charts_stay_readable_with_fifty_configurations(fifty_configurations, chart):
-    from mlcpu.reporting import charts
-
-    figure = (
-        charts.overview(fifty_configurations)
-        if chart == "overview"
-        else charts.figures(fifty_configurations)[chart]
-    )
+    figure = _chart(fifty_configurations, chart)
     assert images().text_problems(figure) == []
     if chart == "timeline":
         # 50 sizes get a colour scale, not 50 legend entries.
