@@ -140,3 +140,16 @@ def output_file(text: str) -> Path:
     if not os.access(folder, os.W_OK):
         raise argparse.ArgumentTypeError(f"folder {str(folder)!r} is not writable")
     return path
+
+
+def image_file(text: str) -> Path:
+    """An output file whose suffix names an image format the charts can be written in."""
+    from mlcpu.errors import InputError
+    from mlcpu.reporting.charts import image_format
+
+    path = output_file(text)
+    try:
+        image_format(path)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return path

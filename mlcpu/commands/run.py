@@ -127,6 +127,13 @@ def add_parser(commands: Any) -> None:
         "--json", type=_args.output_file, metavar="PATH", help="write results as JSON (atomically)"
     )
     output.add_argument(
+        "--plot",
+        type=_args.image_file,
+        metavar="PATH.png",
+        help="draw speedup, timeline and accuracy charts into one image (.png, .svg or .pdf; "
+        "needs the plot extra)",
+    )
+    output.add_argument(
         "--quiet", action="store_true", help="print only the summary table (no task lines)"
     )
     parser.set_defaults(handler=execute)
@@ -171,6 +178,10 @@ def console_for(stream: Any) -> Console:
 
 
 def execute(args: argparse.Namespace) -> int:
+    if args.plot is not None:
+        from mlcpu.reporting import _mpl
+
+        _mpl.require()  # fail before training, not after it
     console = console_for(sys.stdout)
     # The runner owns the workload (no reference kept here), so once the data are shared with
     # worker processes the private copy can be freed.
@@ -188,12 +199,29 @@ def execute(args: argparse.Namespace) -> int:
         # Keep everything that finished: the file says how the run ended.
         if args.json is not None:
             atomic.write_json(args.json, runner.results.to_dict())
+        if args.plot is not None:
+            _plot_partial(runner.results, args.plot)
         raise
     print_summary(console, results)
     if args.json is not None:
         atomic.write_json(args.json, results.to_dict())
         console.print(f"Results written to {args.json}", highlight=False)
+    if args.plot is not None:
+        from mlcpu.reporting import charts
+
+        charts.write_overview(results, args.plot)
+        console.print(f"Charts written to {args.plot}", highlight=False)
     if results.status != "ok":
         print(f"mlcpu: error: {results.error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _plot_partial(results: Any, path: Any) -> None:
+    """Draw what finished before a failure; never let drawing hide the failure itself."""
+    from mlcpu.reporting import charts
+
+    try:
+        charts.write_overview(results, path)
+    except Exception as exc:
+        print(f"mlcpu: could not draw the partial results: {exc}", file=sys.stderr)
