@@ -15,7 +15,6 @@ from types import FrameType
 from typing import NoReturn
 
 from mlcpu._version import __version__
-from mlcpu.commands import COMMANDS
 from mlcpu.errors import InputError, TaskError, TaskFailedError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -42,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"mlcpu {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # Imported here, not at module level: the commands pull in scikit-learn (about a second),
+    # which `--version` does not need and which Ctrl-C may interrupt (see ``main``).
+    from mlcpu.commands import COMMANDS
+
     for module in COMMANDS:
         module.add_parser(commands)
     return parser
@@ -66,9 +69,12 @@ def _sigterm_as_exception() -> Iterator[None]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code instead of exiting (tests call it)."""
     arguments = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    if arguments == ["--version"]:  # answered without importing the training stack
+        print(f"mlcpu {__version__}")
+        return EXIT_OK
     with _sigterm_as_exception():
         try:
+            parser = build_parser()
             args = parser.parse_args(arguments)
             if args.command is None:
                 parser.print_help(sys.stderr)

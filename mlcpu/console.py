@@ -31,6 +31,10 @@ def task_line(result: TaskResult) -> str:
     return line
 
 
+def plural(count: object, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def workload_line(workload: dict[str, Any]) -> str:
     estimators = ", ".join(str(n) for n in workload.get("estimators", []))
     params = workload.get("params") or {}
@@ -45,7 +49,8 @@ def workload_line(workload: dict[str, Any]) -> str:
 
 def machine_line(machine: dict[str, Any]) -> str:
     return (
-        f"machine: {machine.get('usable_cpus')} usable CPUs of {machine.get('cpu_count')} | "
+        f"machine: {plural(machine.get('usable_cpus'), 'usable CPU')} of "
+        f"{machine.get('cpu_count')} | "
         f"Python {machine.get('python')} | scikit-learn {machine.get('scikit_learn')} | "
         f"joblib {machine.get('joblib')} | numpy {machine.get('numpy')}"
     )
@@ -92,7 +97,7 @@ class ConsoleReporter(RunListener):
             self.progress.update(self._task_id, description=f"starting {strategy.label}")
 
     def run_starting(self, strategy: Strategy, repeat: int) -> None:
-        workers = f"{strategy.workers} worker{'s' if strategy.workers != 1 else ''}"
+        workers = plural(strategy.workers, "worker")
         startup = (
             f" | pool start-up {strategy.startup_s:.4f} seconds"
             if strategy.startup_s >= 0.0001

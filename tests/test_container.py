@@ -127,7 +127,7 @@ def test_default_run_prints_the_tutorial_report():
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert out.startswith("mlcpu | iris: 150 samples x 4 features")
-    assert re.search(rf"^machine: \d+ usable CPUs of {os.cpu_count()} \| Python 3\.12", out, re.M)
+    assert re.search(rf"^machine: \d+ usable CPUs? of {os.cpu_count()} \| Python 3\.12", out, re.M)
     for header in ("sequential | 1 worker", "joblib | ", "multiprocessing (fork) | "):
         assert f"\n{header}" in out
     # Every default configuration under each of the three default strategies.
@@ -226,7 +226,8 @@ def test_mlcpu_uses_the_cpus_the_container_is_given(tmp_path, limit):
     assert machine["cpu_count"] == os.cpu_count()  # the host's count, as os.cpu_count() says
     assert machine["usable_cpus"] == expected
     assert workers["joblib"] == expected
-    assert f"machine: {expected} usable CPUs of {os.cpu_count()} |" in done.stdout
+    cpus = f"{expected} usable CPU{'' if expected == 1 else 's'}"
+    assert f"machine: {cpus} of {os.cpu_count()} |" in done.stdout
     if limit == "cpus=1":
         assert machine["cpu_quota"] == 1.0
     if limit == "cpuset-cpus=0":
