@@ -99,3 +99,10 @@ for _cls in (
     SklearnStrategy,
 ):
     register(_cls)
+
+register_lazy(
+    "dask",
+    "mlcpu.strategies.dask_cluster:DaskStrategy",
+    "Dask distributed: an embedded LocalCluster of single-threaded worker processes, or an "
+    "existing cluster with --scheduler (needs the extra: pip install 'mlcpu[dask]')",
+)
