@@ -28,12 +28,16 @@ import contextlib
 import dataclasses
 import logging
 import queue
+import signal
 import socket
 import tempfile
+import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any
 
 from mlcpu.errors import MissingExtraError
@@ -93,6 +97,31 @@ def _processing_on(key: str, dask_scheduler: Any = None) -> str | None:
     if task is None or task.processing_on is None:
         return None
     return str(task.processing_on.address)
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM while a cluster is being built, then deliver them.
+
+    Interrupted half-way, ``LocalCluster()`` leaves worker processes that nothing can close
+    (its own exit hook then fails on them); once built, the cluster is closed as usual.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        caught.append(signum)
+
+    previous = {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if caught:
+            signal.raise_signal(caught[0])
 
 
 @dataclass
@@ -165,7 +194,10 @@ class DaskStrategy(Strategy):
             raise
 
     def _start_embedded(self) -> None:
-        with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+        with (
+            _signals_deferred(),
+            dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}),
+        ):
             self._cluster = distributed.LocalCluster(
                 n_workers=self.workers,
                 threads_per_worker=1,
@@ -175,7 +207,7 @@ class DaskStrategy(Strategy):
                 # mlcpu reports a dead worker or a stopped task itself, in one line.
                 silence_logs=logging.CRITICAL,
             )
-        self._client = distributed.Client(self._cluster, set_as_default=False)
+            self._client = distributed.Client(self._cluster, set_as_default=False)
 
     def _connect(self) -> None:
         try:
@@ -184,9 +216,8 @@ class DaskStrategy(Strategy):
             )
         except OSError as exc:
             raise InputError(
-                f"cannot reach the Dask scheduler at {self.scheduler!r} within "
-                f"{CONNECT_TIMEOUT_S:g} s ({exc}); start one with `dask scheduler` or fix "
-                "--scheduler / MLCPU_DASK_SCHEDULER"
+                f"cannot reach the Dask scheduler at {self.scheduler!r} ({exc}); start one "
+                "with `dask scheduler` or fix --scheduler / MLCPU_DASK_SCHEDULER"
             ) from None
         try:
             self._client.wait_for_workers(1, timeout=NO_WORKERS_TIMEOUT_S)
