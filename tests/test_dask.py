@@ -31,7 +31,7 @@ from mlcpu.errors import InputError
 from mlcpu.strategies.dask_address import SCHEDULER_ENV, configured_scheduler, scheduler_address
 from mlcpu.workload import Workload, make_configs
 from tests.conftest import FAULTY, ROOT, cli_env, run_cli, worker_children
-from tests.test_faults import _alive, _shared_folders, _start_long_run, _wait_for_workers
+from tests.test_faults import _alive
 
 DASK_CLI = Path(sys.executable).with_name("dask")
 
@@ -99,20 +99,20 @@ def test_the_dataset_travels_once_not_in_every_task(dask_strategy):
 
 
 # -- faults through the real command line (embedded cluster) -----------------------------------
-def test_dead_worker_is_reported_with_its_configuration(tmp_path):
-    path = tmp_path / "r.json"
-    done = run_cli(
+def _faulty_run(path: Path, fault: str, estimators: str, *options: str):
+    """``mlcpu run --strategies dask`` with a model that misbehaves at 100 trees."""
+    return run_cli(
         "run",
-        "--strategies",
-        "dask",
-        "--model",
-        FAULTY + "kill",
-        "--estimators",
-        "10,100,20",
-        "--json",
-        str(path),
+        *("--strategies", "dask", "--model", FAULTY + fault, "--estimators", estimators),
+        *options,
+        *("--json", str(path)),
         timeout=90,
     )
+
+
+def test_dead_worker_is_reported_with_its_configuration(tmp_path):
+    path = tmp_path / "r.json"
+    done = _faulty_run(path, "kill", "10,100,20")
     assert done.returncode == 1, done.stderr
     error = done.stderr.strip().splitlines()[-1]
     assert error.startswith("mlcpu: error: dask: the Dask worker tcp://127.0.0.1:"), error
@@ -125,19 +125,7 @@ def test_dead_worker_is_reported_with_its_configuration(tmp_path):
 
 def test_keep_going_records_the_dead_worker_and_finishes_the_rest(tmp_path):
     path = tmp_path / "r.json"
-    done = run_cli(
-        "run",
-        "--strategies",
-        "dask",
-        "--model",
-        FAULTY + "kill",
-        "--keep-going",
-        "--estimators",
-        "200,100,50,10",
-        "--json",
-        str(path),
-        timeout=90,
-    )
+    done = _faulty_run(path, "kill", "200,100,50,10", "--keep-going")
     assert done.returncode == 1
     tasks = {t["n_estimators"]: t for t in json.loads(path.read_text())["strategies"][0]["tasks"]}
     assert "running 100 estimators" in tasks[100]["error"]
@@ -152,21 +140,8 @@ def test_keep_going_records_the_dead_worker_and_finishes_the_rest(tmp_path):
 @pytest.mark.parametrize("keep_going", [False, True])
 def test_task_timeout_stops_the_task_and_names_it(keep_going, tmp_path):
     path = tmp_path / "r.json"
-    done = run_cli(
-        "run",
-        "--strategies",
-        "dask",
-        "--model",
-        FAULTY + "hang",
-        "--estimators",
-        "10,100,20",
-        "--task-timeout",
-        "1.5",
-        "--json",
-        str(path),
-        *(["--keep-going"] if keep_going else []),
-        timeout=90,
-    )
+    keep = ["--keep-going"] if keep_going else []
+    done = _faulty_run(path, "hang", "10,100,20", "--task-timeout", "1.5", *keep)
     assert done.returncode == 1
     assert "dask: 100 estimators" in done.stderr
     assert "ran longer than the task timeout of 1.5 s" in done.stderr
@@ -180,31 +155,7 @@ def test_task_timeout_stops_the_task_and_names_it(keep_going, tmp_path):
         assert 100 not in tasks
 
 
-@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_signal_closes_the_cluster_and_leaves_nothing(sig, code):
-    before = _shared_folders()
-    process = _start_long_run("dask")
-    children = _wait_for_workers(process, 2)
-    process.send_signal(sig)
-    _, err = process.communicate(timeout=30)
-    assert process.returncode == code, err
-    deadline = time.monotonic() + 5
-    while _alive(children) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert _alive(children) == []
-    assert _shared_folders() - before == set()
-    assert "Traceback" not in err
-
-
-def test_workers_die_with_a_sigkilled_parent():
-    process = _start_long_run("dask")
-    children = _wait_for_workers(process, 2)
-    process.kill()
-    process.communicate(timeout=20)
-    deadline = time.monotonic() + 10
-    while _alive(children) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert _alive(children) == []
+# Ctrl-C, SIGTERM and a SIGKILLed parent: tests/test_faults.py runs its signal tests on dask too.
 
 
 # -- without the extra, and bad addresses -------------------------------------------------------
