@@ -157,7 +157,7 @@ def _shared_folders() -> set[str]:
 
 
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-@pytest.mark.parametrize("strategy", PROCESS_STRATEGIES)
+@pytest.mark.parametrize("strategy", [*PROCESS_STRATEGIES, "dask"])
 def test_signal_stops_every_worker_and_leaves_nothing(strategy, sig, code):
     before = _shared_folders()
     process = _start_long_run(strategy)
@@ -173,7 +173,7 @@ def test_signal_stops_every_worker_and_leaves_nothing(strategy, sig, code):
     assert "Traceback" not in err
 
 
-@pytest.mark.parametrize("strategy", PROCESS_STRATEGIES)
+@pytest.mark.parametrize("strategy", [*PROCESS_STRATEGIES, "dask"])
 def test_workers_die_with_a_sigkilled_parent(strategy):
     before = _shared_folders()
     process = _start_long_run(strategy)

@@ -20,6 +20,7 @@ VARIANTS = [
     ("threads", {}),
     ("sklearn", {}),
     ("incremental", {}),
+    ("dask", {}),
 ]
 IDS = [f"{name}-{opts['start_method']}" if opts else name for name, opts in VARIANTS]
 

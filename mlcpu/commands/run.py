@@ -17,6 +17,7 @@ from mlcpu.data import DATASET_NAMES, DEFAULT_N_FEATURES, DEFAULT_N_SAMPLES, SYN
 from mlcpu.errors import InputError, TaskError
 from mlcpu.models import BUILTIN_MODELS, DEFAULT_MODEL
 from mlcpu.runner import Runner
+from mlcpu.strategies.dask_address import SCHEDULER_ENV
 from mlcpu.strategies.pools import START_METHODS
 from mlcpu.workload import DEFAULT_ESTIMATORS, Workload, make_configs
 
@@ -105,6 +106,12 @@ def add_parser(commands: Any) -> None:
         "(default: fork where available)",
     )
     execution.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="dask: connect to this running Dask scheduler instead of starting an embedded "
+        f"cluster (default: ${SCHEDULER_ENV}, else embedded)",
+    )
+    execution.add_argument(
         "--repeat",
         type=_args.positive_int,
         default=1,
@@ -164,9 +171,12 @@ def build_workload(args: argparse.Namespace) -> Workload:
 
 
 def strategy_options(args: argparse.Namespace) -> dict[str, Any]:
+    if args.scheduler is not None and "dask" not in args.strategies:
+        raise InputError("--scheduler applies to the dask strategy only")
     return {
         "workers": args.workers,
         "start_method": args.start_method,
+        "scheduler": args.scheduler,
         "task_timeout": args.task_timeout,
         "keep_going": args.keep_going,
     }

@@ -101,3 +101,10 @@ for _cls in (
     IncrementalStrategy,
 ):
     register(_cls)
+
+register_lazy(
+    "dask",
+    "mlcpu.strategies.dask_cluster:DaskStrategy",
+    "Dask distributed: an embedded LocalCluster of single-threaded worker processes, or an "
+    "existing cluster with --scheduler (needs the extra: pip install 'mlcpu[dask]')",
+)

@@ -1,0 +1,257 @@
+"""The ``dask`` strategy: the same workload on Dask distributed, embedded or on a real cluster.
+
+By default an embedded ``distributed.LocalCluster`` (one single-threaded worker process per
+usable core) is started in ``_start``, so its cost is measured as start-up. With a scheduler
+address (``--scheduler`` or ``$MLCPU_DASK_SCHEDULER``) mlcpu connects to an existing cluster
+instead and leaves it running afterwards. This module owns the cluster's lifetime and the data
+on it; one run's submissions and failures are ``mlcpu.strategies._dask_run``.
+
+- The dataset is scattered to every worker once (``broadcast=True``) as a copy that pickles its
+  arrays: a memory-mapped dataset pickles as a local folder path, meaningless on another host.
+  Each task then carries a configuration and a reference to the scattered data, nothing more.
+- mlcpu keeps no more tasks in flight than the cluster has worker threads, largest forests
+  first. A free thread therefore always takes the largest remaining forest (greedy
+  longest-first, as a pool would), no worker holds a queued task that its death could take
+  along, and a task starts as soon as it is submitted.
+- Each forest trains with ``n_jobs=1`` inside its task (``mlcpu._worker.execute``) and no Dask
+  joblib backend is ever activated, so scikit-learn's own joblib work never fans out into
+  extra Dask tasks.
+- Retry policy: the embedded scheduler runs with ``distributed.scheduler.allowed-failures``
+  set to ``ALLOWED_FAILURES`` (0): a task whose worker dies is not retried but fails at once,
+  named, like under every other strategy (a retried task would report a time that hides a
+  lost attempt, and a task that kills its worker would take several workers down before Dask
+  gives up). An existing scheduler keeps its own setting, which is recorded in the results.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import signal
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from types import FrameType
+from typing import Any
+
+from mlcpu.errors import MissingExtraError
+
+try:
+    import dask
+    import distributed
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess without the extra
+    raise MissingExtraError("the dask strategy", "dask", exc.name or "distributed") from exc
+
+from mlcpu._worker import warm_up
+from mlcpu.data import Dataset
+from mlcpu.errors import InputError, TaskError
+from mlcpu.strategies._dask_run import DaskRun
+from mlcpu.strategies.base import Strategy
+from mlcpu.strategies.dask_address import configured_scheduler
+from mlcpu.training import TaskResult
+from mlcpu.workload import Workload
+
+ALLOWED_FAILURES = 0
+CONNECT_TIMEOUT_S = 10.0
+# How long a run waits for a cluster that has no worker at all before it gives up.
+NO_WORKERS_TIMEOUT_S = 30.0
+RESTART_TIMEOUT_S = 60.0
+_POLL_S = 0.1
+
+
+def warm_worker() -> int:
+    """Import and exercise the training stack once per worker, so start-up pays for it."""
+    with tempfile.TemporaryDirectory(prefix="mlcpu-warm-") as folder:
+        return warm_up(folder, 1)
+
+
+def _allowed_failures(dask_scheduler: Any = None) -> int:
+    return int(dask_scheduler.allowed_failures)
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM while a cluster is being built, then deliver them.
+
+    Interrupted half-way, ``LocalCluster()`` leaves worker processes that nothing can close
+    (its own exit hook then fails on them); once built, the cluster is closed as usual.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        caught.append(signum)
+
+    previous = {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if caught:
+            signal.raise_signal(caught[0])
+
+
+class DaskStrategy(Strategy):
+    name = "dask"
+    summary = (
+        "Dask distributed: an embedded LocalCluster of single-threaded worker processes, or "
+        "an existing cluster with --scheduler; the dataset is scattered to the workers once"
+    )
+    uses_processes = True
+
+    def __init__(
+        self,
+        workers: int | None = None,
+        *,
+        scheduler: str | None = None,
+        task_timeout: float | None = None,
+        keep_going: bool = False,
+    ) -> None:
+        super().__init__(workers, task_timeout=task_timeout, keep_going=keep_going)
+        self.scheduler = configured_scheduler(scheduler)
+        self.allowed_failures: int | None = ALLOWED_FAILURES if self.embedded else None
+        self.threads = self.workers
+        self._cluster: Any = None
+        self._client: Any = None
+        self._data: tuple[Dataset, Any] | None = None
+        self._scatter_s = 0.0
+
+    @property
+    def embedded(self) -> bool:
+        return self.scheduler is None
+
+    @property
+    def label(self) -> str:
+        return self.name if self.embedded else f"{self.name} ({self.scheduler})"
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "cluster": "embedded" if self.embedded else "external",
+            "scheduler": self.scheduler,
+            "threads": self.threads,
+            "allowed_failures": self.allowed_failures,
+        }
+
+    def result_extra(self) -> dict[str, Any]:
+        return {"scatter_s": self._scatter_s}
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            raise RuntimeError("the dask strategy is not started")
+        return self._client
+
+    # -- the cluster's lifetime ---------------------------------------------------------------
+    def _start(self) -> None:
+        try:
+            if self.embedded:
+                self._start_embedded()
+            else:
+                self._connect()
+            self._warm()
+        except BaseException:
+            self._close()
+            raise
+
+    def _start_embedded(self) -> None:
+        with (
+            _signals_deferred(),
+            dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}),
+        ):
+            self._cluster = distributed.LocalCluster(
+                n_workers=self.workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+                # mlcpu reports a dead worker or a stopped task itself, in one line.
+                silence_logs=logging.CRITICAL,
+            )
+            self._client = distributed.Client(self._cluster, set_as_default=False)
+
+    def _connect(self) -> None:
+        try:
+            self._client = distributed.Client(
+                self.scheduler, set_as_default=False, timeout=CONNECT_TIMEOUT_S
+            )
+        except OSError as exc:
+            raise InputError(
+                f"cannot reach the Dask scheduler at {self.scheduler!r} ({exc}); start one "
+                "with `dask scheduler` or fix --scheduler / MLCPU_DASK_SCHEDULER"
+            ) from None
+        try:
+            self._client.wait_for_workers(1, timeout=NO_WORKERS_TIMEOUT_S)
+        except TimeoutError:
+            raise InputError(
+                f"the Dask scheduler at {self.scheduler!r} has no workers after "
+                f"{NO_WORKERS_TIMEOUT_S:g} s; start some with `dask worker {self.scheduler}`"
+            ) from None
+        self.allowed_failures = self._client.run_on_scheduler(_allowed_failures)
+
+    def _warm(self) -> None:
+        self.client.run(warm_worker)
+        nthreads = self.client.nthreads()
+        self.workers = len(nthreads)
+        self.threads = sum(nthreads.values())
+
+    def _close(self) -> None:
+        client, cluster = self._client, self._cluster
+        self._client = self._cluster = self._data = None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.close()
+        if cluster is not None:
+            cluster.close()
+
+    # -- running ------------------------------------------------------------------------------
+    def _run(self, workload: Workload, *, keep_estimators: bool) -> list[TaskResult]:
+        if self._client is None:  # a previous failure closed the embedded cluster
+            self._start()
+        self._scatter_s = 0.0
+        return DaskRun(self, workload, keep_estimators).loop()
+
+    def scattered(self, dataset: Dataset) -> Any:
+        """The dataset on the cluster, scattered once and reused while its data is there."""
+        if self._data is not None:
+            held, future = self._data
+            if held is dataset and future.status == "finished":
+                return future
+            self._data = None
+            with contextlib.suppress(Exception):
+                future.release()
+        began = time.perf_counter()
+        # A copy that pickles its arrays, not the local folder of a memory-mapped dataset.
+        portable = dataclasses.replace(dataset, shared_folder=None)
+        future = self.client.scatter(portable, broadcast=True, hash=False)
+        self._scatter_s += time.perf_counter() - began
+        self._data = (dataset, future)
+        return future
+
+    def capacity(self) -> int:
+        """Worker threads in the cluster right now; waits (bounded) while there are none."""
+        deadline = time.monotonic() + NO_WORKERS_TIMEOUT_S
+        while True:
+            threads = sum(self.client.nthreads().values())
+            if threads:
+                return int(threads)
+            if time.monotonic() > deadline:
+                raise TaskError(
+                    f"{self.name}: the cluster has had no workers for {NO_WORKERS_TIMEOUT_S:g} s",
+                    strategy=self.name,
+                )
+            time.sleep(_POLL_S)
+
+    def restart_worker(self, address: str) -> bool:
+        """Restart one worker through its nanny (stopping whatever it runs); False if it can't."""
+        status = self.client.restart_workers(
+            [address], timeout=RESTART_TIMEOUT_S, raise_for_error=False
+        )
+        restarted = status.get(address) == "OK"
+        with contextlib.suppress(Exception):
+            self._warm()
+        return restarted
