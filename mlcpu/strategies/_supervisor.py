@@ -246,9 +246,16 @@ class _DeathWatch:
                 self.report([(p.pid, _exit_code(p)) for p in batch])  # type: ignore[misc]
 
 
-def _exit_code(process: BaseProcess) -> int | None:
-    if process.exitcode is None:
-        process.join(timeout=1.0)
+def _exit_code(process: BaseProcess, patience: float = 1.0) -> int | None:
+    """The exit status of a worker whose sentinel just fired.
+
+    ``multiprocessing.Pool``'s own thread reaps dead workers too: when it wins the race, our
+    ``waitpid`` finds nothing, and the status appears on the shared process object only once
+    that thread has stored it. So look again for a moment instead of giving up at once.
+    """
+    deadline = time.monotonic() + patience
+    while process.exitcode is None and time.monotonic() < deadline:
+        process.join(timeout=0.01)
     return process.exitcode
 
 
