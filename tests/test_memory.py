@@ -25,7 +25,15 @@ from tests.conftest import ROOT, cli_env
 
 BIG = ("--n-samples", "50000", "--n-features", "1000")
 TINY = ("--n-samples", "200", "--n-features", "1000")
-STRATEGIES = ["sequential", "joblib", "multiprocessing", "threads", "sklearn"]
+STRATEGIES = [
+    "sequential",
+    "joblib",
+    "multiprocessing",
+    "threads",
+    "sklearn",
+    "incremental",
+    "dask",
+]
 REPORT: dict[str, dict[str, float]] = {}
 
 

@@ -6,9 +6,11 @@ address (``--scheduler`` or ``$MLCPU_DASK_SCHEDULER``) mlcpu connects to an exis
 instead and leaves it running afterwards. This module owns the cluster's lifetime and the data
 on it; one run's submissions and failures are ``mlcpu.strategies._dask_run``.
 
-- The dataset is scattered to every worker once (``broadcast=True``) as a copy that pickles its
-  arrays: a memory-mapped dataset pickles as a local folder path, meaningless on another host.
-  Each task then carries a configuration and a reference to the scattered data, nothing more.
+- The dataset is scattered to every worker once (``broadcast=True``). To an external cluster it
+  goes as a copy that pickles its arrays (a memory-mapped dataset pickles as a local folder
+  path, meaningless on another host); the embedded cluster's workers run on this host and map
+  the one shared copy. Each task carries a configuration and a reference to the scattered
+  data, nothing more.
 - mlcpu keeps no more tasks in flight than the cluster has worker threads, largest forests
   first. A free thread therefore always takes the largest remaining forest (greedy
   longest-first, as a pool would), no worker holds a queued task that its death could take
@@ -225,8 +227,10 @@ class DaskStrategy(Strategy):
             with contextlib.suppress(Exception):
                 future.release()
         began = time.perf_counter()
-        # A copy that pickles its arrays, not the local folder of a memory-mapped dataset.
-        portable = dataclasses.replace(dataset, shared_folder=None)
+        # The embedded cluster's workers share this host: a memory-mapped dataset travels as
+        # its folder's path and every worker maps the one copy. Workers of an external cluster
+        # may be elsewhere, so they get a copy that carries the arrays themselves.
+        portable = dataset if self.embedded else dataclasses.replace(dataset, shared_folder=None)
         future = self.client.scatter(portable, broadcast=True, hash=False)
         self._scatter_s += time.perf_counter() - began
         self._data = (dataset, future)
