@@ -45,11 +45,16 @@ class Lane:
 
 @dataclass
 class BarLabel:
-    """A bar's text, long and short forms; ``fit_labels`` keeps the one that fits, or none."""
+    """A bar's text, long and short forms; ``fit_labels`` keeps the one that fits, or none.
+
+    A failure is never left unlabelled: a failed task is often too short for any text, so its
+    short label moves beside the bar instead of disappearing.
+    """
 
     text: Text
     bar: Rectangle
     short: str
+    always_shown: bool = False
 
 
 def lanes(strategy: StrategyResult) -> list[Lane]:
@@ -181,7 +186,7 @@ def _draw_task(ax: Axes, y: int, task: TaskResult, colour_of: ConfigColours) -> 
         clip_on=True,
         bbox={"facecolor": "white", "edgecolor": "none", "pad": 1} if failed else None,
     )
-    return BarLabel(text, bar, short)
+    return BarLabel(text, bar, short, always_shown=failed)
 
 
 def _panel_title(strategy: StrategyResult, worker_lanes: list[Lane]) -> str:
@@ -260,5 +265,11 @@ def fit_labels(fig: Figure | SubFigure, labels: list[BarLabel]) -> None:
         if label.text.get_window_extent(renderer).width <= room:
             continue
         label.text.set_text(label.short)
-        if label.text.get_window_extent(renderer).width > room:
+        if label.text.get_window_extent(renderer).width <= room:
+            continue
+        if label.always_shown:
+            label.text.set_x(label.bar.get_x() + label.bar.get_width())
+            label.text.set_horizontalalignment("left")
+            label.text.set_clip_on(False)
+        else:
             label.text.set_visible(False)
