@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import re
 import signal
 import sys
 import threading
@@ -100,8 +101,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_INTERRUPTED
 
 
+_LONG_QUOTE = re.compile(r"'([^'\n]{120,})'")
+
+
 def _error(message: str) -> None:
-    print(f"mlcpu: error: {message}", file=sys.stderr, flush=True)
+    print(f"mlcpu: error: {_abbreviate(message)}", file=sys.stderr, flush=True)
+
+
+def _abbreviate(message: str) -> str:
+    """Shorten a long quoted value (a pasted file, a runaway path) so the error stays one line."""
+
+    def short(match: re.Match[str]) -> str:
+        text = match.group(1)
+        return f"'{text[:60]}…{text[-20:]}' ({len(text)} characters)"
+
+    return _LONG_QUOTE.sub(short, message)
 
 
 def _indent(text: str) -> str:

@@ -36,9 +36,13 @@ def read_csv(path_name: str, target: str | None = None) -> CsvTable:
     """Read ``path_name``: a header row, numeric feature columns and one target column."""
     path = Path(path_name)
     shown = repr(path_name)
-    if not path.exists():
+    try:
+        is_dir = path.is_dir()
+    except OSError as exc:  # a name too long for the system, a file used as a folder
+        raise InputError(f"cannot read dataset file {shown}: {exc.strerror or exc}") from None
+    if not is_dir and not path.exists():
         raise InputError(f"dataset file {shown} does not exist")
-    if path.is_dir():
+    if is_dir:
         raise InputError(f"dataset {shown} is a directory, not a CSV file")
     try:
         with path.open("rb") as fh:

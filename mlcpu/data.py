@@ -110,7 +110,7 @@ class Dataset:
 def is_csv_path(name: str) -> bool:
     """A dataset argument names a file when it looks like a path rather than a bundled name."""
     return name not in DATASET_NAMES and (
-        name.lower().endswith((".csv", ".tsv", ".txt")) or os.sep in name or Path(name).exists()
+        name.lower().endswith((".csv", ".tsv", ".txt")) or os.sep in name or os.path.exists(name)
     )
 
 

@@ -127,10 +127,26 @@ def model_param(text: str) -> tuple[str, Any]:
     return key, value
 
 
+def unusable_path(text: str) -> str | None:
+    """Why the system refuses ``text`` as a path (too long, a file used as a folder), or None.
+
+    ``Path.exists`` raises rather than answers for such names on Python 3.11.
+    """
+    try:
+        os.stat(text)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"cannot use {text!r} as a path: {exc.strerror or exc}"
+    return None
+
+
 def output_file(text: str) -> Path:
     """A file path whose folder exists and is writable (checked before any work starts)."""
     if not text.strip():
         raise argparse.ArgumentTypeError("expected a file path, got an empty string")
+    if problem := unusable_path(text):
+        raise argparse.ArgumentTypeError(problem)
     path = Path(text)
     if path.is_dir():
         raise argparse.ArgumentTypeError(f"{text!r} is a directory; give a file path")

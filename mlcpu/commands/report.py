@@ -47,6 +47,8 @@ def chart_target(text: str) -> Path:
         return _args.image_file(text)
     if not text.strip():
         raise argparse.ArgumentTypeError("expected a folder or an image file, got ''")
+    if problem := _args.unusable_path(text):
+        raise argparse.ArgumentTypeError(problem)
     allowed = ", ".join("." + f for f in FORMATS)
     if path.exists() and not path.is_dir():
         raise argparse.ArgumentTypeError(
