@@ -82,9 +82,14 @@ def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any, output_
     output_json["mlcpu"] = suite_facts(PROFILES[config.getoption("mlcpu_profile")])
 
 
-@pytest.hookimpl(optionalhook=True, wrapper=True)
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
 def pytest_benchmark_group_stats(config: pytest.Config, benchmarks: Any, group_by: str) -> Any:
+    """pytest-benchmark's grouping, in natural order (``10 trees`` before ``100 trees``).
+
+    A plain function, not a hook wrapper: ``pytest-benchmark compare`` calls it directly.
+    """
+    from pytest_benchmark.plugin import pytest_benchmark_group_stats as grouped
+
     from benchmarks.common import sort_groups
 
-    groups = yield
-    return sort_groups(groups)
+    return sort_groups(grouped(config, benchmarks, group_by))

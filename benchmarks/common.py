@@ -336,10 +336,11 @@ def machine_facts() -> dict[str, Any]:
     from mlcpu.machine import cgroup_cpu_quota, cpu_affinity, package_versions, usable_cpus
 
     versions = package_versions()
-    pools = [
-        {key: info.get(key) for key in ("user_api", "internal_api", "version", "num_threads")}
-        for info in threadpool_info()
-    ]
+    keys = ("user_api", "internal_api", "version", "num_threads")
+    pools = sorted(
+        ({key: info.get(key) for key in keys} for info in threadpool_info()),
+        key=lambda pool: [str(pool[key]) for key in keys],  # load order varies between runs
+    )
     return {
         "usable_cpus": usable_cpus(),
         "cpu_affinity": cpu_affinity(),

@@ -27,7 +27,7 @@ from mlcpu.thresholds import Rules
 
 DEFAULT_MAX_SLOWDOWN = 0.10
 DEFAULT_MAX_ACCURACY_DROP = 0.0
-DEFAULT_ALPHA = 0.05
+DEFAULT_ALPHA = 0.01
 NORMALIZE_CHOICES = ("none", REFERENCE_STRATEGY)
 # Accuracy is a ratio of small integers: differences below this are float noise, not a drop.
 _ACCURACY_EPS = 1e-9
@@ -169,23 +169,32 @@ def normalized(timings: TimingFile) -> tuple[dict[str, Measurement], set[str]]:
     return result, missing
 
 
-def slower_p_value(before: Measurement, after: Measurement) -> tuple[float | None, str]:
-    """One-sided p-value that ``after`` is slower than ``before``, and the test used."""
+def slower_p_value(
+    before: Measurement, after: Measurement, allowed: float = 0.0
+) -> tuple[float | None, str]:
+    """One-sided p-value that ``after`` is slower than ``before`` times ``1 + allowed``.
+
+    Testing against the allowed slowdown rather than against no change asks "is it slower
+    than the limit allows?": rounds of one run are correlated (a shared machine drifts
+    between runs more than within one), so a test against zero change finds "significant"
+    differences between two runs of the same code far more often than alpha says.
+    """
     from scipy import stats
 
-    if len(before.samples) > 1 and len(after.samples) > 1:
-        result = stats.mannwhitneyu(after.samples, before.samples, alternative="greater")
+    limit = before.scaled(1 / (1 + allowed))
+    if len(limit.samples) > 1 and len(after.samples) > 1:
+        result = stats.mannwhitneyu(after.samples, limit.samples, alternative="greater")
         return float(result.pvalue), "U"
-    if before.rounds > 1 and after.rounds > 1:
-        if before.stddev == 0 and after.stddev == 0:
-            return (0.0 if after.mean > before.mean else 1.0), "t"
+    if limit.rounds > 1 and after.rounds > 1:
+        if limit.stddev == 0 and after.stddev == 0:
+            return (0.0 if after.mean > limit.mean else 1.0), "t"
         result = stats.ttest_ind_from_stats(
             after.mean,
             after.stddev,
             after.rounds,
-            before.mean,
-            before.stddev,
-            before.rounds,
+            limit.mean,
+            limit.stddev,
+            limit.rounds,
             equal_var=False,
             alternative="greater",
         )
@@ -241,12 +250,12 @@ def _judge(row: Row, settings: Settings, unnormalized: set[str]) -> None:
         row.verdicts.append(REFERENCE)
     elif before.median > 0:
         row.change = after.median / before.median - 1
-        row.p_value, row.test = slower_p_value(before, after)
+        row.p_value, row.test = slower_p_value(before, after, row.limit)
         significant = row.p_value is None or row.p_value < settings.alpha
         if row.change > row.limit:
             row.verdicts.append(SLOWER if significant else NOISE)
         elif row.change < -row.limit:
-            faster_p, _ = slower_p_value(after, before)
+            faster_p, _ = slower_p_value(after, before, row.limit)
             if faster_p is not None and faster_p < settings.alpha:
                 row.verdicts.append(FASTER)
     _judge_accuracy(row, settings)

@@ -2,8 +2,9 @@
 
 A rule is ``PATTERN=VALUE``; a bare ``VALUE`` or ``*=VALUE`` is the default. A pattern with ``*``
 or ``?`` is a wildcard over the whole benchmark name (``test_run[*-iris]``); any other pattern
-matches a name that has it as one of its parts: the test function (``test_train``) or one of
-the parameter ids (``iris``, ``joblib``, ``100`` in ``test_train[joblib-100-iris]``). The first
+matches a name that has it as one of its parts: the test function (``test_train`` or just
+``train``) or one of the parameter ids (``iris``, ``joblib``, ``100`` in
+``test_train[joblib-100-iris]``). The first
 matching rule, in the order written, wins.
 """
 
@@ -73,7 +74,8 @@ def matches(pattern: str, name: str) -> bool:
         regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
         return re.fullmatch(regex, name) is not None
     function, _, ids = name.partition("[")
-    return pattern in {name, function, *ids.rstrip("]").split("-")}
+    family = function.removeprefix("test_")
+    return pattern in {name, function, family, *ids.rstrip("]").split("-")}
 
 
 def parse_rules(
