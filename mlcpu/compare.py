@@ -1,12 +1,13 @@
 """The regression gate: is CURRENT slower or less accurate than BASELINE, beyond noise?
 
 A benchmark fails on time when its median is slower than the baseline's by more than its limit
-(``--max-slowdown``, default 10%) **and** the slowdown is statistically significant: a one-sided
-Mann-Whitney U test on the raw timings (pytest-benchmark's ``--benchmark-save-data``, or every
-``--repeat`` of ``mlcpu run``), p < ``alpha``. Without raw timings, Welch's t-test from the saved
-mean, standard deviation and rounds stands in; with a single round no test is possible, and the
-limit alone decides (failing closed). It fails on accuracy when its accuracy (and any
-per-configuration accuracy) dropped by more than ``--max-accuracy-drop`` (default 0).
+(``--max-slowdown``, default 10%) **and** its timings are significantly slower than the
+baseline's timings times (1 + limit): a one-sided Mann-Whitney U test on the raw timings
+(pytest-benchmark's ``--benchmark-save-data``, or every ``--repeat`` of ``mlcpu run``),
+p < ``alpha`` (default 0.01). Without raw timings, Welch's t-test from the saved mean, standard
+deviation and rounds stands in; with a single round no test is possible and the limit alone
+decides (failing closed). It fails on accuracy when its accuracy (or any per-configuration
+accuracy) dropped by more than ``--max-accuracy-drop`` (default 0).
 
 A benchmark that is in the baseline only fails (it was removed, or it errored and
 pytest-benchmark left it out of the file) unless ``allow_missing``; one in CURRENT only is
@@ -296,7 +297,8 @@ def failure_lines(report: Report) -> list[str]:
             )
         if SLOWER in row.verdicts and row.change is not None and row.limit is not None:
             evidence = (
-                f"p={row.p_value:.3g} < {report.settings.alpha:g}, {_test_name(row.test)}"
+                f"slower than the limit allows: p={row.p_value:.3g} < {report.settings.alpha:g}, "
+                f"{_test_name(row.test)}"
                 if row.p_value is not None
                 else "a single round each, so no significance test is possible"
             )
