@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from benchmarks.common import Datasets, Pools, Profile, References
+    from benchmarks.common import Datasets, Pools, Profile, References, Suite
 
 PROFILE_NAMES = ("quick", "full")
 
@@ -66,6 +66,19 @@ def bench_references() -> References:
     from benchmarks.common import References
 
     return References()
+
+
+@pytest.fixture(scope="session")
+def bench_suite(
+    bench_profile: Profile,
+    bench_datasets: Datasets,
+    bench_pools: Pools,
+    bench_references: References,
+) -> Suite:
+    """The four above in one object, so each benchmark takes a single fixture."""
+    from benchmarks.common import Suite
+
+    return Suite(bench_profile, bench_datasets, bench_pools, bench_references)
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -138,6 +138,16 @@ class References:
             )
 
 
+@dataclass
+class Suite:
+    """Everything a benchmark needs from the session, in one fixture (``bench_suite``)."""
+
+    profile: Profile
+    datasets: Datasets
+    pools: Pools
+    references: References
+
+
 class Recorder:
     """The benchmarked callable: one ``strategy.run``, keeping its wall time and its tasks.
 
@@ -185,24 +195,18 @@ def accuracies(results: Sequence[TaskResult]) -> dict[str, float]:
 
 
 def bench_train(
-    benchmark: Any,
-    profile: Profile,
-    datasets: Datasets,
-    pools: Pools,
-    references: References,
-    strategy: str,
-    n_estimators: int,
-    dataset: str,
+    benchmark: Any, suite: Suite, strategy: str, n_estimators: int, dataset: str
 ) -> None:
     """One configuration on a warm pool: the per-task cost, dispatch included."""
-    data = datasets.get(dataset)
-    pool = pools.get(strategy)
+    profile = suite.profile
+    data = suite.datasets.get(dataset)
+    pool = suite.pools.get(strategy)
     recorder = Recorder(workload(data, [n_estimators]))
     benchmark.group = f"train: {dataset}, {n_estimators} trees"
     results = benchmark.pedantic(
         recorder, args=(pool,), rounds=profile.rounds, warmup_rounds=profile.warmup_rounds
     )
-    references.check_accuracy(dataset, recorder.tasks)
+    suite.references.check_accuracy(dataset, recorder.tasks)
     benchmark.extra_info.update(
         accuracy=float(results[0].accuracy),
         n_estimators=n_estimators,
@@ -210,26 +214,19 @@ def bench_train(
     )
 
 
-def bench_run(
-    benchmark: Any,
-    profile: Profile,
-    datasets: Datasets,
-    pools: Pools,
-    references: References,
-    strategy: str,
-    dataset: str,
-) -> None:
+def bench_run(benchmark: Any, suite: Suite, strategy: str, dataset: str) -> None:
     """Every configuration (10, 50, 100, 200 trees) in one run: where strategies differ.
 
     Speedup and efficiency are against sequential measured in this session: by the sequential
     benchmark when it ran first (the parametrization puts it first), else measured here,
     before and outside the timed region.
     """
-    data = datasets.get(dataset)
-    pool = pools.get(strategy)
+    profile, references = suite.profile, suite.references
+    data = suite.datasets.get(dataset)
+    pool = suite.pools.get(strategy)
     recorder = Recorder(workload(data, ESTIMATORS))
     if strategy != "sequential" and dataset not in references.seconds:
-        references.seconds[dataset] = _measure_sequential(profile, pools, recorder.workload)
+        references.seconds[dataset] = _measure_sequential(profile, suite.pools, recorder.workload)
     benchmark.group = f"run: {dataset}, {','.join(map(str, ESTIMATORS))} trees"
     results = benchmark.pedantic(
         recorder, args=(pool,), rounds=profile.rounds, warmup_rounds=profile.warmup_rounds
@@ -267,27 +264,19 @@ def _measure_sequential(profile: Profile, pools: Pools, work: Workload) -> float
     return statistics.median(seconds)
 
 
-def bench_startup(
-    benchmark: Any,
-    profile: Profile,
-    datasets: Datasets,
-    pools: Pools,
-    mode: str,
-    strategy: str,
-) -> None:
+def bench_startup(benchmark: Any, suite: Suite, mode: str, strategy: str) -> None:
     """Time to the first result of a one-tree task: with a new pool (cold) or a warm one.
 
     Cold is what a single short run pays; the gap between cold and warm is the pool's start-up
     (the tutorial's surprise: joblib's fresh interpreters cost more than iris's whole training).
     """
-    data = datasets.get(STARTUP_DATASET)
+    data = suite.datasets.get(STARTUP_DATASET)
     recorder = Recorder(workload(data, [STARTUP_ESTIMATORS]))
     benchmark.group = f"startup: {mode}"
+    rounds = suite.profile.startup_rounds
     if mode == "warm":
-        pool = pools.get(strategy)
-        results = benchmark.pedantic(
-            recorder, args=(pool,), rounds=profile.startup_rounds, warmup_rounds=1
-        )
+        pool = suite.pools.get(strategy)
+        results = benchmark.pedantic(recorder, args=(pool,), rounds=rounds, warmup_rounds=1)
         extra: dict[str, Any] = {"startup_s": pool.startup_s}
     else:
         created: list[Strategy] = []
@@ -301,7 +290,7 @@ def bench_startup(
                 recorder,
                 setup=fresh,
                 teardown=_close,
-                rounds=profile.startup_rounds,
+                rounds=rounds,
             )
         finally:
             for pool in created:  # teardown is skipped under --benchmark-disable

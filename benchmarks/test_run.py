@@ -7,9 +7,5 @@ from benchmarks import common
 
 @pytest.mark.parametrize("dataset", common.DATASETS)
 @pytest.mark.parametrize("strategy", common.STRATEGIES)  # sequential first: the reference
-def test_run(
-    benchmark, bench_profile, bench_datasets, bench_pools, bench_references, strategy, dataset
-):
-    common.bench_run(
-        benchmark, bench_profile, bench_datasets, bench_pools, bench_references, strategy, dataset
-    )
+def test_run(benchmark, bench_suite, strategy, dataset):
+    common.bench_run(benchmark, bench_suite, strategy, dataset)

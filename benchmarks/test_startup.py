@@ -7,5 +7,5 @@ from benchmarks import common
 
 @pytest.mark.parametrize("strategy", common.STRATEGIES)
 @pytest.mark.parametrize("mode", common.STARTUP_MODES)
-def test_startup(benchmark, bench_profile, bench_datasets, bench_pools, mode, strategy):
-    common.bench_startup(benchmark, bench_profile, bench_datasets, bench_pools, mode, strategy)
+def test_startup(benchmark, bench_suite, mode, strategy):
+    common.bench_startup(benchmark, bench_suite, mode, strategy)

@@ -8,23 +8,5 @@ from benchmarks import common
 @pytest.mark.parametrize("dataset", common.DATASETS)
 @pytest.mark.parametrize("n_estimators", common.ESTIMATORS)
 @pytest.mark.parametrize("strategy", common.STRATEGIES)
-def test_train(
-    benchmark,
-    bench_profile,
-    bench_datasets,
-    bench_pools,
-    bench_references,
-    strategy,
-    n_estimators,
-    dataset,
-):
-    common.bench_train(
-        benchmark,
-        bench_profile,
-        bench_datasets,
-        bench_pools,
-        bench_references,
-        strategy,
-        n_estimators,
-        dataset,
-    )
+def test_train(benchmark, bench_suite, strategy, n_estimators, dataset):
+    common.bench_train(benchmark, bench_suite, strategy, n_estimators, dataset)

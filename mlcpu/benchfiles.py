@@ -180,7 +180,9 @@ def _accuracies(value: Any, what: str) -> dict[str, float]:
 
 
 def _pytest_benchmark_identity(machine: dict[str, Any]) -> dict[str, Any]:
-    cpu = machine.get("cpu") if isinstance(machine.get("cpu"), dict) else {}
+    cpu = machine.get("cpu")
+    if not isinstance(cpu, dict):
+        cpu = {}
     return {
         "python": _major_minor(machine.get("python_version")),
         "python_implementation": machine.get("python_implementation"),

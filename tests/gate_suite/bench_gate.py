@@ -23,9 +23,9 @@ ROUNDS = 15
 
 @pytest.mark.parametrize("dataset", ["iris"])
 @pytest.mark.parametrize("strategy", ["sequential", "threads"])
-def test_gate(benchmark, bench_datasets, bench_pools, strategy, dataset):
-    data = bench_datasets.get(dataset)
-    pool = bench_pools.get(strategy)
+def test_gate(benchmark, bench_suite, strategy, dataset):
+    data = bench_suite.datasets.get(dataset)
+    pool = bench_suite.pools.get(strategy)
     work = Workload(data, make_configs([TREES], params=PARAMS), seed=common.SEED)
     recorder = common.Recorder(work)
     benchmark.group = f"gate: {dataset}"
