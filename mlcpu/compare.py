@@ -17,6 +17,7 @@ another CPU unless normalized, another benchmark profile or workload) raise ``In
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -223,7 +224,21 @@ def compare(baseline: TimingFile, current: TimingFile, settings: Settings) -> Re
     ]
     for row in rows:
         _judge(row, settings, unnormalized)
+    powerless = [row.name for row in rows if _cannot_be_significant(row, settings.alpha)]
+    if powerless:
+        notes.append(
+            f"{len(powerless)} benchmark(s) have too few timings for any p < {settings.alpha:g} "
+            f"(e.g. {powerless[0]}); they can only pass: save more rounds or repeats"
+        )
     return Report(baseline, current, settings, rows, notes)
+
+
+def _cannot_be_significant(row: Row, alpha: float) -> bool:
+    """The smallest one-sided Mann-Whitney p for n and m timings is 1 / C(n + m, n)."""
+    if row.test != "U" or row.before is None or row.after is None:
+        return False
+    n, m = len(row.before.samples), len(row.after.samples)
+    return 1 / math.comb(n + m, n) >= alpha
 
 
 def _ordered(before: dict[str, Measurement], after: dict[str, Measurement]) -> list[str]:

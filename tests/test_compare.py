@@ -339,6 +339,21 @@ def run_file(tmp_path_factory) -> Path:
     return path
 
 
+def test_too_few_timings_are_reported(saved, gate, tmp_path):
+    def first_rounds(document: dict, rounds: int) -> dict:
+        result = copy.deepcopy(document)
+        for bench in result["benchmarks"]:
+            bench["stats"]["data"] = bench["stats"]["data"][:rounds]
+        return result
+
+    baseline = write(tmp_path / "a.json", first_rounds(saved["a"]["json"], 3))
+    slower = write(tmp_path / "slower.json", first_rounds(scaled(saved["a"]["json"], 2), 3))
+    done = gate(baseline, slower)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 benchmark(s) have too few timings for any p < 0.01" in done.stdout
+    assert "slower, not significant" in done.stdout
+
+
 def test_mlcpu_run_files(run_file, gate, tmp_path):
     same = gate(run_file, run_file)
     assert same.returncode == 0, same.stdout + same.stderr
