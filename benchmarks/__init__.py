@@ -1,0 +1,1 @@
+"""The pytest-benchmark suite: ``pytest benchmarks`` (see the README's "Benchmarks" section)."""
