@@ -18,6 +18,15 @@ if TYPE_CHECKING:
 PROFILE_NAMES = ("quick", "full")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Before pytest-benchmark loads a baseline: atomic saves, no silent skip of a bad one."""
+    if config.pluginmanager.hasplugin("benchmark"):
+        from mlcpu import baselines
+
+        baselines.install()
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("mlcpu", "mlcpu benchmark suite")
     group.addoption(

@@ -148,3 +148,76 @@ def test_pytest_benchmark_list_and_compare_read_the_files(storage):
     assert compared.returncode == 0, compared.stdout + compared.stderr
     assert "test_train[sequential-10-iris]" in compared.stdout
     assert "startup: warm" in compared.stdout
+
+
+# -- baselines that cannot be lost or silently replaced (issue: faults, guarantee 7) -------------
+COMPARE_ONE = ("-k", "train and sequential-10-iris", "--benchmark-compare")
+
+
+def storage_copy(storage, tmp_path: Path) -> Path:
+    """A scratch folder holding a copy of the saved baseline as 0001 (and nothing else)."""
+    cwd, _ = storage
+    (source,) = cwd.glob(".benchmarks/*/0001_base.json")
+    machine = tmp_path / ".benchmarks" / source.parent.name
+    machine.mkdir(parents=True)
+    (machine / "0001_base.json").write_bytes(source.read_bytes())
+    return machine
+
+
+def truncated(machine: Path, name: str) -> Path:
+    good = (machine / "0001_base.json").read_bytes()
+    path = machine / name
+    path.write_bytes(good[: len(good) // 2])
+    return path
+
+
+def test_a_truncated_latest_baseline_stops_the_comparison(storage, tmp_path):
+    machine = storage_copy(storage, tmp_path)
+    bad = truncated(machine, "0002_killed.json")
+    done = pytest_run(str(ROOT / "benchmarks"), *COMPARE_ONE, cwd=tmp_path)
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert "the latest benchmark baseline" in done.stderr
+    assert str(bad) in done.stderr
+    assert "cannot be read" in done.stderr
+    assert "0001_base" not in done.stdout  # no silent fall-back to the older file
+    named = pytest_run(
+        str(ROOT / "benchmarks"), *COMPARE_ONE[:-1], "--benchmark-compare=0002", cwd=tmp_path
+    )
+    assert named.returncode == 4
+    assert "the baseline named for comparison" in named.stderr
+
+
+def test_an_unreadable_older_baseline_is_only_warned_about(storage, tmp_path):
+    machine = storage_copy(storage, tmp_path)
+    truncated(machine, "0001_old.json")
+    (machine / "0001_base.json").rename(machine / "0002_base.json")
+    done = pytest_run(str(ROOT / "benchmarks"), *COMPARE_ONE, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Comparing against benchmarks from: " in done.stderr
+    assert "0002_base.json" in done.stderr
+
+
+def test_baselines_are_saved_atomically(tmp_path, monkeypatch):
+    """A save that fails before its rename leaves no baseline file, only the old state."""
+    import logging
+    import os
+
+    from pytest_benchmark.storage.file import FileStorage
+
+    from mlcpu import baselines
+
+    baselines.install()
+    store = FileStorage(tmp_path, logger=logging.getLogger("test"), default_machine_id="m")
+    document = {"benchmarks": [], "machine_info": {}, "version": "5"}
+
+    def crash(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "fsync", crash)
+        with pytest.raises(OSError, match="No space left"):
+            store.save(document, "first")
+    assert list((tmp_path / "m").iterdir()) == []  # no half file, no temporary left behind
+    store.save(document, "first")
+    assert [p.name for p in (tmp_path / "m").iterdir()] == ["0001_first.json"]
+    assert json.loads((tmp_path / "m" / "0001_first.json").read_text()) == document
