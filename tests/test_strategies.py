@@ -19,6 +19,7 @@ VARIANTS = [
     *[("multiprocessing", {"start_method": m}) for m in START_METHODS],
     ("threads", {}),
     ("sklearn", {}),
+    ("balanced", {}),
 ]
 IDS = [f"{name}-{opts['start_method']}" if opts else name for name, opts in VARIANTS]
 

@@ -99,3 +99,9 @@ for _cls in (
     SklearnStrategy,
 ):
     register(_cls)
+register_lazy(
+    "balanced",
+    "mlcpu.strategies.balanced:BalancedStrategy",
+    "trees, not configurations: forests cut into pieces sized to the work, largest first over "
+    "a warm fork pool, joined back into identical forests",
+)
