@@ -122,6 +122,11 @@ def add_parser(commands: Any) -> None:
         action="store_true",
         help="record a failed task in the results and finish the others",
     )
+    execution.add_argument(
+        "--no-ceiling",
+        action="store_true",
+        help="skip measuring the machine's parallel ceiling (about half a second per run)",
+    )
     output = parser.add_argument_group("output")
     output.add_argument(
         "--json", type=_args.output_file, metavar="PATH", help="write results as JSON (atomically)"
@@ -173,7 +178,13 @@ def console_for(stream: Any) -> Console:
 def execute(args: argparse.Namespace) -> int:
     console = console_for(sys.stdout)
     workload = build_workload(args)
-    runner = Runner(workload, list(args.strategies), repeat=args.repeat, **strategy_options(args))
+    runner = Runner(
+        workload,
+        list(args.strategies),
+        repeat=args.repeat,
+        ceiling=not args.no_ceiling,
+        **strategy_options(args),
+    )
     runner.results.extra["command"] = ["mlcpu", *args.argv]
     total = len(workload.configs) * len(runner.strategies) * args.repeat
     try:

@@ -105,3 +105,9 @@ register_lazy(
     "trees, not configurations: forests cut into pieces sized to the work, largest first over "
     "a warm fork pool, joined back into identical forests",
 )
+register_lazy(
+    "auto",
+    "mlcpu.strategies.auto:AutoStrategy",
+    "chooses for this workload and machine: sequential when no pool pays for its cost, else "
+    "balanced; says which and why",
+)

@@ -145,14 +145,18 @@ class BalancedStrategy(PoolStrategy):
 
     def _start(self) -> None:
         super()._start()
-        self._measure_overheads()
+        self._measure_fit_overhead()
+        self._measure_piece_overhead()
 
-    def _measure_overheads(self) -> None:
-        """Time a trivial fit here and round trips of one through the warm pool."""
+    def _measure_fit_overhead(self) -> None:
+        """Time a trivial fit here: the fixed part of any fit, outside the trees."""
+        self.fit_overhead_s = min(_tiny_fit() for _ in range(3))
+
+    def _measure_piece_overhead(self) -> None:
+        """Time round trips of a trivial fit through the warm pool: the cost of one piece."""
         backend = self._backend
         assert isinstance(backend, PoolBackend)
         assert backend.pool is not None
-        self.fit_overhead_s = min(_tiny_fit() for _ in range(3))
         trips = []
         for _ in range(_OVERHEAD_SAMPLES):
             began = time.perf_counter()
@@ -227,19 +231,26 @@ class BalancedStrategy(PoolStrategy):
         totals = [c.n_estimators for c in workload.configs]
         return Plan(tuple(order(pieces, totals)), size, "fixed", None)
 
-    def _run(self, workload: Workload, *, keep_estimators: bool) -> list[TaskResult]:
+    def _prepare(
+        self, workload: Workload
+    ) -> tuple[dict[int, TaskResult], Plan | None, Costs | None]:
+        """Probe and plan (or cut at the fixed piece size); the plan goes into the results."""
         if self.piece_size is not None:
             schedule = self._fixed_plan(workload, self.piece_size)
             self._last = schedule.describe()
-            return self._run_plan(workload, {}, schedule, keep_estimators=keep_estimators)
+            return {}, schedule, None
         firsts, costs, probe_s = self._probe(workload)
-        schedule = self._plan(workload, firsts, costs) if costs is not None else None
+        planned = self._plan(workload, firsts, costs) if costs is not None else None
         self._last = {
             "probe_s": probe_s,
             "per_tree_s": costs.per_tree_s if costs else None,
             "per_piece_s": self.per_piece_s,
-            **(schedule.describe() if schedule is not None else {}),
+            **(planned.describe() if planned is not None else {}),
         }
+        return firsts, planned, costs
+
+    def _run(self, workload: Workload, *, keep_estimators: bool) -> list[TaskResult]:
+        firsts, schedule, _ = self._prepare(workload)
         return self._run_plan(workload, firsts, schedule, keep_estimators=keep_estimators)
 
     def _run_plan(
