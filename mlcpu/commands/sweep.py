@@ -109,7 +109,7 @@ def point_args(args: argparse.Namespace, parameter: str, value: Any) -> argparse
     return argparse.Namespace(**fixed)
 
 
-def crossover(parameter: str, points: list[dict[str, Any]]) -> dict[str, Any]:
+def crossover(points: list[dict[str, Any]]) -> dict[str, Any]:
     """Per strategy, the first (smallest) value at which its speedup vs sequential exceeds 1."""
     names: list[str] = []
     for point in points:
@@ -240,7 +240,7 @@ def execute(args: argparse.Namespace) -> int:
 
 def _add_point(document: dict[str, Any], value: Any, results: RunResults) -> None:
     document["points"].append({"value": value, "run": results.to_dict()})
-    document["crossover"] = crossover(document["parameter"], document["points"])
+    document["crossover"] = crossover(document["points"])
 
 
 def _write(args: argparse.Namespace, document: dict[str, Any]) -> bool:
