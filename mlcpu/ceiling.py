@@ -26,6 +26,7 @@ from mlcpu.workload import TaskConfig, Workload
 TARGET_S = 0.12  # how long one unit should take alone: long enough to time, short to pay
 ROUNDS = 2
 MAX_TREES = 500
+CALIBRATION_TREES = 3
 UNIT_TIMEOUT_S = 120.0
 
 
@@ -96,11 +97,14 @@ def measure(
 
 
 def _calibrate(config: TaskConfig, workload: Workload, target_s: float) -> int:
-    """Trees for a unit of about ``target_s``, from one small fit here."""
-    probe = TaskConfig(2, model=config.model, params=config.params)
+    """Trees for a unit of about ``target_s``, from small fits here (the first one warms up:
+    it may be this process's first fit, paying one-off costs)."""
+    X, y = workload.dataset.X_train, workload.dataset.y_train
+    probe = TaskConfig(CALIBRATION_TREES, model=config.model, params=config.params)
+    probe.build(random_state=workload.seed, n_jobs=1).fit(X[:64], y[:64])
     began = time.perf_counter()
-    probe.build(random_state=workload.seed).fit(workload.dataset.X_train, workload.dataset.y_train)
-    per_tree = (time.perf_counter() - began) / 2
+    probe.build(random_state=workload.seed, n_jobs=1).fit(X, y)
+    per_tree = (time.perf_counter() - began) / CALIBRATION_TREES
     return max(2, min(MAX_TREES, round(target_s / per_tree)))
 
 
