@@ -10,6 +10,8 @@ fixed cost wins and pieces are whole forests; on large work forests are cut so t
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import itertools
 import math
 from collections.abc import Sequence
@@ -20,14 +22,19 @@ MAX_PIECES_PER_WORKER = 16
 # Plans whose predicted finish is within this fraction of the best count as equally fast;
 # among those the one with fewer pieces wins (less hand-off, less memory in flight).
 TIE = 0.005
+# Cost ratios are rounded to powers of this before planning (see ``plan``).
+RATIO_STEP = 1.25
 
 
 @dataclass(frozen=True)
 class Costs:
-    """What the planner assumes a piece costs: ``per_piece_s + trees * per_tree_s``."""
+    """What the planner assumes: a piece costs a worker ``per_piece_s + trees * per_tree_s``;
+    scoring a finished forest costs the parent ``score_per_tree_s`` per tree, one forest at a
+    time (a forest finishing last leaves that scoring as the run's tail)."""
 
     per_tree_s: float
     per_piece_s: float
+    score_per_tree_s: float = 0.0
 
     def piece(self, trees: int) -> float:
         return self.per_piece_s + trees * self.per_tree_s
@@ -52,6 +59,7 @@ class Plan:
     size: int  # the piece size the plan was cut with
     style: str  # "fixed" (size, size, ..., remainder) or "even" (near-equal pieces)
     predicted_s: float | None  # predicted wall time of the pool part (None: not planned)
+    by: str = "piece"  # submission order: largest "piece" or largest "forest" first
 
     @property
     def finish(self) -> float:
@@ -62,6 +70,7 @@ class Plan:
             "pieces": len(self.pieces),
             "piece_size": self.size,
             "style": self.style,
+            "order": f"largest {self.by} first",
             "predicted_s": self.predicted_s,
         }
 
@@ -78,19 +87,34 @@ def cut(start: int, stop: int, size: int, style: str) -> list[tuple[int, int]]:
     return list(itertools.pairwise(bounds))
 
 
-def order(pieces: list[Piece], totals: Sequence[int]) -> list[Piece]:
-    """Largest first; among equal pieces, those of larger forests first (the last forest to
-    complete is then a small one, whose scoring in the parent is short)."""
+def order(pieces: list[Piece], totals: Sequence[int], by: str = "piece") -> list[Piece]:
+    """Largest piece first (``by="piece"``), or largest forest first (``by="forest"``: large
+    forests complete early and are scored while the workers go on with small ones). Ties go to
+    larger forests, so the last forest to complete tends to be a small one."""
+    if by == "forest":
+        return sorted(pieces, key=lambda p: (-totals[p.config], p.config, -p.trees, p.start))
     return sorted(pieces, key=lambda p: (-p.trees, -totals[p.config], p.config, p.start))
 
 
-def finish_time(pieces: Sequence[Piece], workers: int, costs: Costs) -> float:
-    """When the last worker finishes if each idle worker takes the next piece in order."""
+def finish_time(
+    pieces: Sequence[Piece], workers: int, costs: Costs, totals: Sequence[int] | None = None
+) -> float:
+    """When the run ends if each idle worker takes the next piece in order, and the parent
+    scores each forest (``totals`` trees) once its last piece is in."""
     loads = [0.0] * workers
+    complete: dict[int, float] = {}
+    fixed, per_tree = costs.per_piece_s, costs.per_tree_s
     for piece in pieces:
         i = loads.index(min(loads))
-        loads[i] += costs.piece(piece.trees)
-    return max(loads)
+        loads[i] += fixed + (piece.stop - piece.start) * per_tree
+        complete[piece.config] = max(complete.get(piece.config, 0.0), loads[i])
+    end = max(loads)
+    if totals is not None and costs.score_per_tree_s:
+        parent = 0.0
+        for config, done in sorted(complete.items(), key=lambda item: item[1]):
+            parent = max(parent, done) + costs.score_per_tree_s * totals[config]
+        end = max(end, parent)
+    return end
 
 
 def plan(
@@ -98,8 +122,38 @@ def plan(
 ) -> Plan:
     """The fastest predicted way to cut ``ranges`` (per configuration, trees still to train).
 
-    ``totals`` are the configurations' full forest sizes (used to order equal pieces).
+    ``totals`` are the configurations' full forest sizes. The choice depends only on the cost
+    ratios, which are rounded to steps of 25% so that repeated runs of one workload (whose
+    probes differ by noise) reuse the plan instead of searching again (about 2 ms).
     """
+    unit = costs.per_tree_s
+    if unit <= 0:
+        raise ValueError(f"per-tree cost must be positive, got {unit!r}")
+    shape = _plan(
+        tuple(ranges), tuple(totals), workers, _step(costs.per_piece_s / unit),
+        _step(costs.score_per_tree_s / unit),
+    )  # fmt: skip
+    return dataclasses.replace(shape, predicted_s=(shape.predicted_s or 0.0) * unit)
+
+
+def _step(ratio: float) -> int | None:
+    return None if ratio <= 0 else round(math.log(ratio) / math.log(RATIO_STEP))
+
+
+@functools.lru_cache(maxsize=256)
+def _plan(
+    ranges: tuple[tuple[int, int], ...],
+    totals: tuple[int, ...],
+    workers: int,
+    piece_step: int | None,
+    score_step: int | None,
+) -> Plan:
+    """``plan`` in units of one tree's cost."""
+    costs = Costs(
+        per_tree_s=1.0,
+        per_piece_s=0.0 if piece_step is None else RATIO_STEP**piece_step,
+        score_per_tree_s=0.0 if score_step is None else RATIO_STEP**score_step,
+    )
     spans = [stop - start for start, stop in ranges]
     largest = max(spans)
     if largest < 1:
@@ -107,7 +161,7 @@ def plan(
     total = sum(spans)
     floor = max(1, math.ceil(total / (MAX_PIECES_PER_WORKER * workers)))
     sizes = {largest}
-    sizes.update(math.ceil(span / k) for span in spans if span for k in range(1, 65))
+    sizes.update(math.ceil(span / k) for span in spans if span for k in range(1, 4 * workers + 1))
     sizes.update(math.ceil(total / (j * workers)) for j in range(1, MAX_PIECES_PER_WORKER + 1))
     candidates: list[Plan] = []
     for size in sorted(s for s in sizes if floor <= s <= largest):
@@ -118,10 +172,25 @@ def plan(
                 if stop > start
                 for a, b in cut(start, stop, size, style)
             ]
-            ordered = order(pieces, totals)
-            candidates.append(
-                Plan(tuple(ordered), size, style, finish_time(ordered, workers, costs))
-            )
+            for by in ("piece", "forest"):
+                ordered = tuple(order(pieces, totals, by))
+                predicted = finish_time(ordered, workers, costs, totals)
+                candidates.append(Plan(ordered, size, style, predicted, by))
+    # Each forest cut into k pieces per worker, largest forest first: every forest is spread
+    # over all workers, so each completes early and is scored while the rest still trains.
+    for k in range(1, MAX_PIECES_PER_WORKER + 1):
+        pieces = [
+            Piece(config, a, b)
+            for config, (start, stop) in enumerate(ranges)
+            if stop > start
+            for a, b in cut(start, stop, math.ceil((stop - start) / (k * workers)), "even")
+        ]
+        if len(pieces) > MAX_PIECES_PER_WORKER * workers + len(ranges):
+            break
+        by_forest = tuple(order(pieces, totals, "forest"))
+        predicted = finish_time(by_forest, workers, costs, totals)
+        size = max(p.trees for p in pieces)
+        candidates.append(Plan(by_forest, size, f"{k * workers} per forest", predicted, "forest"))
     best = min(c.finish for c in candidates)
     return min(
         (c for c in candidates if c.finish <= best * (1 + TIE)),

@@ -180,6 +180,7 @@ class BalancedStrategy(PoolStrategy):
                 groups[key] = index
         firsts: dict[int, TaskResult] = {}
         per_tree: list[float] = []
+        scoring: list[float] = []
         overhead = self.fit_overhead_s or 0.0
         began = time.perf_counter()
         for index in groups.values():
@@ -187,6 +188,8 @@ class BalancedStrategy(PoolStrategy):
             started = time.perf_counter()
             piece = forests.fit_trees(config, workload.dataset, workload.seed, 0, 1)
             ended = time.perf_counter()
+            piece.predict(workload.dataset.X_test)  # what scoring costs the parent, per tree
+            scoring.append(time.perf_counter() - ended)
             # A one-tree fit is mostly fixed cost on tiny data; never let noise in the
             # subtraction claim trees are free.
             per_tree.append(max(ended - started - overhead, (ended - started) / 3))
@@ -205,7 +208,11 @@ class BalancedStrategy(PoolStrategy):
         probe_s = time.perf_counter() - began
         if not per_tree:
             return firsts, None, probe_s
-        costs = Costs(per_tree_s=max(per_tree), per_piece_s=self.per_piece_s or 0.0)
+        costs = Costs(
+            per_tree_s=max(per_tree),
+            per_piece_s=self.per_piece_s or 0.0,
+            score_per_tree_s=max(scoring),
+        )
         return firsts, costs, probe_s
 
     def _plan(self, workload: Workload, firsts: dict[int, TaskResult], costs: Costs) -> Plan:
@@ -245,6 +252,7 @@ class BalancedStrategy(PoolStrategy):
             "probe_s": probe_s,
             "per_tree_s": costs.per_tree_s if costs else None,
             "per_piece_s": self.per_piece_s,
+            "score_per_tree_s": costs.score_per_tree_s if costs else None,
             **(planned.describe() if planned is not None else {}),
         }
         return firsts, planned, costs
