@@ -44,18 +44,23 @@ def test_joined_forests_predict_exactly_what_one_fit_predicts(synthetic_small, m
         assert schedule["pieces"] == 9
 
 
-def test_each_configuration_reports_its_pieces_cores_and_processes(balanced, iris_workload):
-    results = balanced.run(iris_workload)
-    for result in results:
-        assert result.extra["pieces"] >= 1
-        assert result.pid in result.extra["pids"]
-        assert result.cpu in result.extra["cpus"]
-        assert result.end_s - result.start_s == pytest.approx(result.seconds)
-    schedule = balanced.result_extra()["schedule"]
-    assert schedule["pieces"] >= 1
-    assert schedule["per_tree_s"] > 0
-    assert schedule["probe_s"] > 0
-    assert sum(r.extra["pieces"] for r in results) == schedule["pieces"] + 1  # + probe tree
+def test_each_configuration_reports_its_pieces_cores_and_processes(balanced, iris):
+    workload = Workload(iris, make_configs([40, 10, 25]), seed=2)
+    for run in ("probe", "measured in the previous run"):
+        results = balanced.run(workload)
+        for result in results:
+            assert result.extra["pieces"] >= 1
+            assert result.pid in result.extra["pids"]
+            assert result.cpu in result.extra["cpus"]
+            assert result.end_s - result.start_s == pytest.approx(result.seconds)
+        schedule = balanced.result_extra()["schedule"]
+        assert schedule["costs_from"] == run
+        assert schedule["per_tree_s"] > 0
+        assert schedule["score_per_tree_s"] > 0
+        probed = run == "probe"
+        assert (schedule["probe_s"] > 0) is probed
+        # The probe's tree, trained in this process, is the largest forest's first piece.
+        assert sum(r.extra["pieces"] for r in results) == schedule["pieces"] + probed
 
 
 def test_models_that_cannot_be_cut_are_trained_whole_on_the_pool(balanced, iris):

@@ -107,6 +107,11 @@ class _Assembly:
         )
 
 
+def _key(workload: Workload) -> str:
+    data = workload.dataset
+    return repr((data.name, data.X_train.shape, data.n_classes, workload.seed, workload.configs))
+
+
 def _trees(record: TaskResult) -> int:
     start, stop = record.extra.get("trees", (0, 0))
     return int(stop - start)
@@ -132,6 +137,7 @@ class BalancedStrategy(PoolStrategy):
         self.start_method = DEFAULT_START_METHOD
         self.per_piece_s: float | None = None  # fixed cost of one piece on the pool
         self.fit_overhead_s: float | None = None  # fixed cost of one fit in this process
+        self._learned: dict[str, Costs] = {}  # workload -> costs its last run measured
         self._last: dict[str, Any] = {}
 
     def describe(self) -> dict[str, Any]:
@@ -241,14 +247,26 @@ class BalancedStrategy(PoolStrategy):
     def _prepare(
         self, workload: Workload
     ) -> tuple[dict[int, TaskResult], Plan | None, Costs | None]:
-        """Probe and plan (or cut at the fixed piece size); the plan goes into the results."""
+        """Probe and plan (or cut at the fixed piece size); the plan goes into the results.
+
+        A workload this strategy has run before is planned from what that run measured
+        (per-tree time on the busy pool, scoring time), with no probe.
+        """
         if self.piece_size is not None:
             schedule = self._fixed_plan(workload, self.piece_size)
             self._last = schedule.describe()
             return {}, schedule, None
-        firsts, costs, probe_s = self._probe(workload)
+        learned = self._learned.get(_key(workload))
+        if learned is not None:
+            firsts: dict[int, TaskResult] = {}
+            costs: Costs | None = learned
+            probe_s, source = 0.0, "measured in the previous run"
+        else:
+            firsts, costs, probe_s = self._probe(workload)
+            source = "probe"
         planned = self._plan(workload, firsts, costs) if costs is not None else None
         self._last = {
+            "costs_from": source,
             "probe_s": probe_s,
             "per_tree_s": costs.per_tree_s if costs else None,
             "per_piece_s": self.per_piece_s,
@@ -256,6 +274,20 @@ class BalancedStrategy(PoolStrategy):
             **(planned.describe() if planned is not None else {}),
         }
         return firsts, planned, costs
+
+    def _learn(self, workload: Workload, fitted: list[TaskResult], scored: list[float]) -> None:
+        """Remember this workload's costs as this run measured them, for its next run."""
+        trees = sum(_trees(r) for r in fitted)
+        if not trees or not scored or self.per_piece_s is None:
+            return
+        fixed = len(fitted) * (self.fit_overhead_s or 0.0)
+        work = sum(r.seconds for r in fitted)
+        scored_trees = sum(c.n_estimators for c in workload.configs if forests.supports(c))
+        self._learned[_key(workload)] = Costs(
+            per_tree_s=max(work - fixed, work / 2) / trees,
+            per_piece_s=self.per_piece_s,
+            score_per_tree_s=sum(scored) / scored_trees,
+        )
 
     def _run(self, workload: Workload, *, keep_estimators: bool) -> list[TaskResult]:
         firsts, schedule, _ = self._prepare(workload)
@@ -311,13 +343,21 @@ class BalancedStrategy(PoolStrategy):
                 if assemblies[index].add(0, first):  # a one-tree forest: the probe was all
                     finish(index, assemblies.pop(index).result(ready.dataset, keep_estimators))
 
+            fitted: list[TaskResult] = []  # pieces trained on the pool
+            scored: list[float] = []  # seconds the parent spent joining and scoring
+
             def on_piece(record: TaskResult) -> TaskResult:
                 config_index, start = owners[record.index]
                 if config_index in whole:
                     finish(config_index, record)
-                elif assemblies[config_index].add(start, record):
-                    assembly = assemblies.pop(config_index)
-                    finish(config_index, assembly.result(ready.dataset, keep_estimators))
+                    return record
+                if record.error is None:
+                    fitted.append(record)
+                if assemblies[config_index].add(start, record):
+                    began = time.perf_counter()
+                    result = assemblies.pop(config_index).result(ready.dataset, keep_estimators)
+                    scored.append(time.perf_counter() - began)
+                    finish(config_index, result)
                 return record
 
             supervisor = Supervisor(
@@ -336,6 +376,7 @@ class BalancedStrategy(PoolStrategy):
             except BaseException:
                 self._backend = None
                 raise
+            self._learn(ready, fitted, scored)
             return [done[i] for i in range(len(ready.configs))]
 
     @staticmethod
