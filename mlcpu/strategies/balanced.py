@@ -8,9 +8,10 @@ into one ordinary fitted forest (``mlcpu.forests``) that predicts exactly what `
 forest of the same seed predicts; its accuracy is scored on that joined forest, in the parent.
 
 Measuring before planning: the first tree of the largest forest is trained in the parent (it is
-kept as that forest's first piece), which tells the per-tree cost of this workload; the fixed
-cost of one piece on the pool is measured once at start-up. Configurations that cannot be cut
-(a custom model, ``oob_score``, ``warm_start``) go to the same pool whole.
+kept as that forest's first piece) and scored, which tells the per-tree costs of this workload;
+the fixed cost of one piece on the pool is measured once at start-up. A workload run before is
+planned from what its last run measured instead, with no probe. Configurations that cannot be
+cut (a custom model, ``oob_score``, ``warm_start``) go to the same pool whole.
 
 The pool is a ``multiprocessing.Pool`` started with ``fork`` where available: workers start in
 milliseconds with scikit-learn already imported (a spawning pool pays ~1.4 s per worker to
@@ -132,7 +133,7 @@ class BalancedStrategy(PoolStrategy):
             isinstance(piece_size, bool) or not isinstance(piece_size, int) or piece_size < 1
         ):
             raise InputError(f"piece size must be a positive integer or None, got {piece_size!r}")
-        #: trees per piece; None plans it from measured costs (a probe tree per run)
+        #: trees per piece; None plans it from measured costs
         self.piece_size = piece_size
         self.start_method = DEFAULT_START_METHOD
         self.per_piece_s: float | None = None  # fixed cost of one piece on the pool
