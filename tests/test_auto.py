@@ -52,9 +52,11 @@ def test_one_worker_runs_sequential(iris_workload, sequential):
 
 @pytest.mark.parametrize(
     ("sequential_s", "pool_s", "expected"),
-    [(1.0, 0.6, "balanced"), (0.01, 0.02, "sequential")],
+    [(1.0, 0.6, "balanced"), (0.01, 0.02, "sequential"), (0.02, 0.017, "sequential")],
 )
-def test_the_faster_prediction_wins(auto, iris_workload, sequential_s, pool_s, expected):
+def test_the_pool_must_be_predicted_clearly_faster(
+    auto, iris_workload, sequential_s, pool_s, expected
+):
     parallel = auto._decide(iris_workload, sequential_s, pool_s, pieces=4)
     assert parallel == (expected == "balanced")
     assert auto._choice["strategy"] == expected

@@ -26,6 +26,9 @@ from mlcpu.workload import Workload
 PARALLEL_EFFICIENCY = 0.85
 # What starting a spawning pool costs (fresh interpreters importing scikit-learn).
 SPAWN_STARTUP_S = 2.0
+# The pool must be predicted at least this much faster: on millisecond work the prediction's
+# error (unmodelled fixed costs on either side) is larger than a smaller gain.
+REQUIRED_GAIN = 0.2
 
 
 class AutoStrategy(BalancedStrategy):
@@ -100,8 +103,12 @@ class AutoStrategy(BalancedStrategy):
                 else "a single configuration that cannot be cut into trees"
             )
         else:
-            parallel = pool_s < sequential_s
-            verdict = "the pool pays" if parallel else "no pool pays for its cost"
+            parallel = pool_s < sequential_s * (1 - REQUIRED_GAIN)
+            verdict = (
+                "the pool pays"
+                if parallel
+                else f"the pool does not pay by the {REQUIRED_GAIN:.0%} it must to be trusted"
+            )
             reason = (
                 f"predicted {pool_s:.3g} s on {self.workers} workers vs {sequential_s:.3g} s "
                 f"sequential: {verdict}"
