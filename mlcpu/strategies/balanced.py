@@ -26,6 +26,7 @@ import time
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from mlcpu import forests
 from mlcpu._worker import ChunkJob, Job, Outcome, execute, execute_chunk
@@ -41,8 +42,20 @@ from mlcpu.workload import TaskConfig, Workload
 _OVERHEAD_SAMPLES = 5
 
 
+_capped = False  # per worker process: BLAS/OpenMP pools already limited to one thread
+
+
 def execute_piece(job: Job | ChunkJob) -> Outcome:
-    """Worker entry point: a piece of trees, or a whole configuration that cannot be cut."""
+    """Worker entry point: a piece of trees, or a whole configuration that cannot be cut.
+
+    Thread pools are capped once per worker, for good, rather than around every piece (the
+    jobs carry ``inner_threads=None``): a ``threadpool_limits`` context costs milliseconds,
+    which is a large share of a small piece.
+    """
+    global _capped
+    if not _capped:
+        threadpool_limits(limits=1)
+        _capped = True
     return execute_chunk(job) if isinstance(job, ChunkJob) else execute(job)
 
 
@@ -281,11 +294,19 @@ class BalancedStrategy(PoolStrategy):
         trees = sum(_trees(r) for r in fitted)
         if not trees or not scored or self.per_piece_s is None:
             return
-        fixed = len(fitted) * (self.fit_overhead_s or 0.0)
+        # Per-tree time as the slope of piece time over piece size (the intercept is the fixed
+        # cost inside a worker); with pieces of one size, total time less a fit's fixed cost.
+        sizes = [float(_trees(r)) for r in fitted]
+        if len(set(sizes)) > 1:
+            slope = float(np.polyfit(sizes, [r.seconds for r in fitted], 1)[0])
+        else:
+            slope = 0.0
         work = sum(r.seconds for r in fitted)
+        fixed = len(fitted) * (self.fit_overhead_s or 0.0)
+        per_tree = slope if slope > 0 else max(work - fixed, work / 2) / trees
         scored_trees = sum(c.n_estimators for c in workload.configs if forests.supports(c))
         self._learned[_key(workload)] = Costs(
-            per_tree_s=max(work - fixed, work / 2) / trees,
+            per_tree_s=per_tree,
             per_piece_s=self.per_piece_s,
             score_per_tree_s=sum(scored) / scored_trees,
         )
@@ -319,6 +340,7 @@ class BalancedStrategy(PoolStrategy):
                         ready.configs[i],
                         ready.dataset,
                         ready.seed,
+                        inner_threads=None,  # capped once per worker (execute_piece)
                         keep_estimator=keep_estimators,
                     )
                 )
@@ -389,4 +411,5 @@ class BalancedStrategy(PoolStrategy):
             workload.seed,
             piece.start,
             piece.stop,
+            inner_threads=None,  # capped once per worker (execute_piece)
         )
