@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from mlcpu.ceiling import Ceiling
 from mlcpu.results import RunResults
 from mlcpu.runner import RunListener
 from mlcpu.strategies.base import Strategy
@@ -56,6 +57,15 @@ def machine_line(machine: dict[str, Any]) -> str:
     )
 
 
+def ceiling_line(ceiling: Ceiling) -> str:
+    if ceiling.ratio is None or ceiling.trees is None:
+        return f"ceiling: not measured ({ceiling.skipped})"
+    return (
+        f"ceiling: {ceiling.ratio:.2f}x on {ceiling.workers} workers ({ceiling.unit}, alone vs "
+        f"on every worker at once; measured in {ceiling.seconds:.2f} s)"
+    )
+
+
 class ConsoleReporter(RunListener):
     """Prints as the run goes; a progress bar only on a terminal and only when not quiet."""
 
@@ -91,6 +101,10 @@ class ConsoleReporter(RunListener):
     def header(self, results: RunResults) -> None:
         self.say(f"mlcpu | {workload_line(results.workload)}", style="bold")
         self.say(machine_line(results.machine))
+
+    def ceiling_measured(self, ceiling: Ceiling) -> None:
+        if ceiling.ratio is not None and ceiling.trees is not None:
+            self.say(ceiling_line(ceiling))
 
     def strategy_starting(self, strategy: Strategy) -> None:
         if self.progress is not None:
@@ -129,6 +143,7 @@ def summary_table(results: RunResults) -> Table:
     table.add_column("start-up s", justify="right")
     table.add_column("speedup", justify="right")
     table.add_column("efficiency", justify="right")
+    table.add_column("of ceiling", justify="right")
     table.add_column("with start-up", justify="right")
     for record in results.strategies:
         table.add_row(
@@ -137,7 +152,8 @@ def summary_table(results: RunResults) -> Table:
             _fmt(record.elapsed_s, ".4f", "failed" if record.error else "-"),
             _fmt(record.startup_s, ".4f"),
             _fmt(record.speedup, ".2f", suffix="x"),
-            _fmt(None if record.efficiency is None else record.efficiency * 100, ".0f", suffix="%"),
+            _percent(record.efficiency),
+            _percent(record.of_ceiling),
             _fmt(record.speedup_with_startup, ".2f", suffix="x"),
         )
     return table
@@ -146,6 +162,14 @@ def summary_table(results: RunResults) -> Table:
 def print_summary(console: Console, results: RunResults) -> None:
     console.print()
     console.print(summary_table(results))
+    if results.ceiling is not None and results.ceiling.ratio is not None:
+        console.print(
+            ceiling_line(results.ceiling) + "; of ceiling = speedup / ceiling", highlight=False
+        )
+    for record in results.strategies:
+        choice = record.extra.get("choice")
+        if isinstance(choice, dict) and choice.get("reason"):
+            console.print(f"{record.label}: {choice['reason']}", highlight=False)
     mismatches = results.accuracy_mismatches()
     if mismatches:
         console.print(
@@ -170,6 +194,10 @@ def print_summary(console: Console, results: RunResults) -> None:
             "(oversubscribed).",
             highlight=False,
         )
+
+
+def _percent(value: float | None) -> str:
+    return _fmt(None if value is None else value * 100, ".0f", suffix="%")
 
 
 def _fmt(value: float | None, spec: str, missing: str = "-", suffix: str = "") -> str:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlcpu._version import __version__
+from mlcpu.ceiling import Ceiling
 from mlcpu.training import TaskResult
 
 SCHEMA = "mlcpu.run/1"
@@ -31,6 +32,7 @@ class StrategyResult:
     speedup: float | None = None
     speedup_with_startup: float | None = None
     efficiency: float | None = None
+    of_ceiling: float | None = None  # speedup / the machine's measured ceiling (mlcpu.ceiling)
 
     @property
     def elapsed_s(self) -> float | None:
@@ -63,6 +65,7 @@ class StrategyResult:
             "speedup": self.speedup,
             "speedup_with_startup": self.speedup_with_startup,
             "efficiency": self.efficiency,
+            "of_ceiling": self.of_ceiling,
             "options": self.options,
             "tasks": [t.to_dict() for t in self.tasks],
             "runs": [
@@ -100,6 +103,7 @@ class StrategyResult:
             speedup=record.get("speedup"),
             speedup_with_startup=record.get("speedup_with_startup"),
             efficiency=record.get("efficiency"),
+            of_ceiling=record.get("of_ceiling"),
         )
 
 
@@ -117,6 +121,7 @@ class RunResults:
         default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     )
     extra: dict[str, Any] = field(default_factory=dict)
+    ceiling: Ceiling | None = None
 
     def strategy(self, name: str) -> StrategyResult | None:
         return next((s for s in self.strategies if s.name == name), None)
@@ -129,10 +134,13 @@ class RunResults:
             elapsed = result.elapsed_s
             if reference is None or elapsed is None or elapsed <= 0:
                 result.speedup = result.efficiency = result.speedup_with_startup = None
+                result.of_ceiling = None
                 continue
             result.speedup = reference / elapsed
             result.efficiency = result.speedup / result.workers
             result.speedup_with_startup = reference / (elapsed + result.startup_s)
+            limit = self.ceiling.for_workers(result.workers) if self.ceiling else None
+            result.of_ceiling = result.speedup / limit if limit else None
 
     def failed_tasks(self) -> list[tuple[str, TaskResult]]:
         """(strategy, task) for every task recorded as failed (``keep_going`` runs)."""
@@ -174,6 +182,7 @@ class RunResults:
             "workload": self.workload,
             "repeat": self.repeat,
             "accuracy_consistent": not self.accuracy_mismatches(),
+            "ceiling": self.ceiling.to_dict() if self.ceiling is not None else None,
             "strategies": [s.to_dict() for s in self.strategies],
             **self.extra,
         }
@@ -190,8 +199,10 @@ class RunResults:
             "workload",
             "repeat",
             "accuracy_consistent",
+            "ceiling",
             "strategies",
         }
+        ceiling = document.get("ceiling")
         return cls(
             machine=document.get("machine", {}),
             workload=document.get("workload", {}),
@@ -201,6 +212,7 @@ class RunResults:
             error=document.get("error"),
             created=document.get("created", ""),
             extra={k: v for k, v in document.items() if k not in known},
+            ceiling=Ceiling.from_dict(ceiling) if isinstance(ceiling, dict) else None,
         )
 
 

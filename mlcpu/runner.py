@@ -11,11 +11,13 @@ import contextlib
 from collections.abc import Sequence
 from typing import Any
 
+from mlcpu import ceiling as ceilings
 from mlcpu import strategies as registry
 from mlcpu._shared_data import SharedDataset
+from mlcpu.ceiling import Ceiling
 from mlcpu.errors import InputError, TaskError
 from mlcpu.machine import machine_info
-from mlcpu.results import RunResults, StrategyResult
+from mlcpu.results import BASELINE, RunResults, StrategyResult
 from mlcpu.strategies.base import Strategy
 from mlcpu.training import TaskResult, timer
 from mlcpu.workload import Workload, validate
@@ -23,6 +25,9 @@ from mlcpu.workload import Workload, validate
 
 class RunListener:
     """Hooks for progress display; every method is optional (the library itself prints nothing)."""
+
+    def ceiling_measured(self, ceiling: Ceiling) -> None:
+        """The machine's parallel ceiling was measured (or skipped, with the reason)."""
 
     def strategy_starting(self, strategy: Strategy) -> None:
         """A pool is about to start."""
@@ -55,6 +60,7 @@ class Runner:
         repeat: int = 1,
         listener: RunListener | None = None,
         keep_estimators: bool = False,
+        ceiling: bool = True,
         **strategy_options: Any,
     ) -> None:
         if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
@@ -72,6 +78,7 @@ class Runner:
         self.repeat = repeat
         self.listener = listener or RunListener()
         self.keep_estimators = keep_estimators
+        self.measure_ceiling = ceiling
         self.results = RunResults(
             machine=machine_info(), workload=workload.describe(), repeat=repeat
         )
@@ -109,6 +116,8 @@ class Runner:
                 self.workload = Workload(dataset, original.configs, original.seed, original.options)
                 del original, dataset
             workload = self.workload
+            self.results.ceiling = self._ceiling(workload)
+            self.listener.ceiling_measured(self.results.ceiling)
             records: list[StrategyResult] = []
             for strategy in self.strategies:
                 self.listener.strategy_starting(strategy)
@@ -126,6 +135,18 @@ class Runner:
             for repeat in range(self.repeat):
                 for strategy, record in zip(self.strategies, records, strict=True):
                     self._run_once(strategy, record, workload, repeat)
+
+    def _ceiling(self, workload: Workload) -> Ceiling:
+        """Measured once per run, before any pool starts; only when it can be related to a
+        speedup (a parallel strategy and the sequential baseline both run)."""
+        workers = max((s.workers for s in self.strategies if s.parallel), default=0)
+        if not self.measure_ceiling:
+            return ceilings.skipped("not asked for (--no-ceiling)", workers)
+        if not workers:
+            return ceilings.skipped("no parallel strategy in this run")
+        if not any(s.name == BASELINE for s in self.strategies):
+            return ceilings.skipped("no sequential baseline to relate speedups to", workers)
+        return ceilings.measure(workload, workers)
 
     def _run_once(
         self, strategy: Strategy, record: StrategyResult, workload: Workload, repeat: int
@@ -157,7 +178,10 @@ def run(
     *,
     repeat: int = 1,
     listener: RunListener | None = None,
+    ceiling: bool = True,
     **strategy_options: Any,
 ) -> RunResults:
     """Run ``workload`` under each strategy and return the measurements with ratios."""
-    return Runner(workload, strategies, repeat=repeat, listener=listener, **strategy_options).run()
+    return Runner(
+        workload, strategies, repeat=repeat, listener=listener, ceiling=ceiling, **strategy_options
+    ).run()

@@ -21,6 +21,7 @@ VARIANTS = [
     ("sklearn", {}),
     ("incremental", {}),
     ("dask", {}),
+    ("balanced", {}),
 ]
 IDS = [f"{name}-{opts['start_method']}" if opts else name for name, opts in VARIANTS]
 

@@ -129,6 +129,11 @@ def add_parser(commands: Any) -> None:
         action="store_true",
         help="record a failed task in the results and finish the others",
     )
+    execution.add_argument(
+        "--no-ceiling",
+        action="store_true",
+        help="skip measuring the machine's parallel ceiling (about half a second per run)",
+    )
     output = parser.add_argument_group("output")
     output.add_argument(
         "--json", type=_args.output_file, metavar="PATH", help="write results as JSON (atomically)"
@@ -196,7 +201,11 @@ def execute(args: argparse.Namespace) -> int:
     # The runner owns the workload (no reference kept here), so once the data are shared with
     # worker processes the private copy can be freed.
     runner = Runner(
-        build_workload(args), list(args.strategies), repeat=args.repeat, **strategy_options(args)
+        build_workload(args),
+        list(args.strategies),
+        repeat=args.repeat,
+        ceiling=not args.no_ceiling,
+        **strategy_options(args),
     )
     runner.results.extra["command"] = ["mlcpu", *args.argv]
     total = len(runner.workload.configs) * len(runner.strategies) * args.repeat

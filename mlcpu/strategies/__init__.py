@@ -101,7 +101,18 @@ for _cls in (
     IncrementalStrategy,
 ):
     register(_cls)
-
+register_lazy(
+    "balanced",
+    "mlcpu.strategies.balanced:BalancedStrategy",
+    "trees, not configurations: forests cut into pieces sized to the work, largest first over "
+    "a warm fork pool, joined back into identical forests",
+)
+register_lazy(
+    "auto",
+    "mlcpu.strategies.auto:AutoStrategy",
+    "chooses for this workload and machine: sequential when no pool pays for its cost, else "
+    "balanced; says which and why",
+)
 register_lazy(
     "dask",
     "mlcpu.strategies.dask_cluster:DaskStrategy",

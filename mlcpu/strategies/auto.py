@@ -1,0 +1,122 @@
+"""``auto``: pick, per workload and machine, the strategy expected to be fastest.
+
+The candidates are ``sequential`` and ``balanced``: on the measured workloads (iris, digits,
+synthetic; see ``shared/FINDINGS.md``) tree-level pieces over a warm fork pool are never behind
+joblib, multiprocessing, threads or scikit-learn's ``n_jobs``, so the real question is only
+whether a pool pays at all. ``balanced``'s own probe (the first tree of the largest forest,
+trained here and kept) gives the per-tree cost; the fixed cost of a piece on the pool was
+measured at start-up. From those, both times are predicted and the smaller one runs.
+
+The fork pool starts eagerly (it costs milliseconds). Where only spawning pools exist it is
+started on the first workload whose predicted saving exceeds its start-up cost.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlcpu import forests
+from mlcpu.strategies.balanced import BalancedStrategy
+from mlcpu.strategies.inprocess import SequentialStrategy
+from mlcpu.training import TaskResult
+from mlcpu.workload import Workload
+
+# Two forests trained at once each run 8-16% slower than alone on the measured machines
+# (FINDINGS: the hardware delivers 1.72-1.85x on two cores): predict the pool conservatively.
+PARALLEL_EFFICIENCY = 0.85
+# What starting a spawning pool costs (fresh interpreters importing scikit-learn).
+SPAWN_STARTUP_S = 2.0
+# The pool must be predicted at least this much faster: on millisecond work the prediction's
+# error (unmodelled fixed costs on either side) is larger than a smaller gain.
+REQUIRED_GAIN = 0.2
+
+
+class AutoStrategy(BalancedStrategy):
+    name = "auto"
+    summary = (
+        "chooses for this workload and machine: sequential when no pool pays for its cost, "
+        "else balanced (trees over a warm fork pool); says which and why"
+    )
+
+    def __init__(self, workers: int | None = None, **options: Any) -> None:
+        super().__init__(workers, **options)
+        self._choice: dict[str, Any] = {}
+
+    def describe(self) -> dict[str, Any]:
+        return {"candidates": ["sequential", "balanced"], "start_method": self.start_method}
+
+    def result_extra(self) -> dict[str, Any]:
+        return {"choice": dict(self._choice), **super().result_extra()}
+
+    def _start(self) -> None:
+        if self.start_method == "fork":
+            super()._start()
+        else:
+            self._measure_fit_overhead()  # the pool starts later, if a workload pays for it
+
+    def _run(self, workload: Workload, *, keep_estimators: bool) -> list[TaskResult]:
+        firsts, schedule, costs = self._prepare(workload)
+        overhead = self.fit_overhead_s or 0.0
+        sequential_s = pool_s = None
+        if costs is not None:
+            sequential_s = sum(
+                overhead + costs.per_tree_s * c.n_estimators
+                for c in workload.configs
+                if forests.supports(c)
+            )
+        if schedule is not None and schedule.predicted_s is not None:
+            pool_s = schedule.predicted_s / PARALLEL_EFFICIENCY
+            if self._backend is None and self.start_method != "fork":
+                pool_s += SPAWN_STARTUP_S
+        left = len(schedule.pieces) if schedule is not None else None
+        parallel = self._decide(workload, sequential_s, pool_s, left)
+        self._choice["probe_s"] = self._last.get("probe_s")
+        if parallel:
+            return self._run_plan(workload, firsts, schedule, keep_estimators=keep_estimators)
+        sequential = SequentialStrategy(task_timeout=self.task_timeout, keep_going=self.keep_going)
+
+        def relay(result: TaskResult) -> None:
+            self._emit(result)  # times relative to this run's start, then the caller's hook
+
+        return sequential.run(workload, on_result=relay, keep_estimators=keep_estimators)
+
+    def _decide(
+        self,
+        workload: Workload,
+        sequential_s: float | None,
+        pool_s: float | None,
+        pieces: int | None,
+    ) -> bool:
+        """Whether to run on the pool; records the choice and the reason."""
+        cuttable = all(forests.supports(c) for c in workload.configs)
+        if self.workers < 2:
+            parallel, reason = False, "one worker: nothing to run in parallel"
+        elif cuttable and pieces == 0:
+            parallel, reason = False, "the probe tree was all the work"
+        elif sequential_s is None or pool_s is None or not cuttable:
+            # Custom models cannot be probed safely here; several of them still spread.
+            parallel = len(workload.configs) > 1
+            reason = (
+                "models that cannot be cut into trees: whole configurations largest first "
+                "on the pool"
+                if parallel
+                else "a single configuration that cannot be cut into trees"
+            )
+        else:
+            parallel = pool_s < sequential_s * (1 - REQUIRED_GAIN)
+            verdict = (
+                "the pool pays"
+                if parallel
+                else f"the pool does not pay by the {REQUIRED_GAIN:.0%} it must to be trusted"
+            )
+            reason = (
+                f"predicted {pool_s:.3g} s on {self.workers} workers vs {sequential_s:.3g} s "
+                f"sequential: {verdict}"
+            )
+        chosen = "balanced" if parallel else "sequential"
+        self._choice = {
+            "strategy": chosen,
+            "reason": f"chose {chosen}: {reason}",
+            "predicted_s": {"sequential": sequential_s, "balanced": pool_s},
+        }
+        return parallel

@@ -1,0 +1,80 @@
+"""The auto strategy: what it chooses, why it says so, and that either choice is correct."""
+
+from __future__ import annotations
+
+import pytest
+
+import mlcpu.strategies as registry
+from mlcpu.runner import Runner
+from mlcpu.workload import Workload, make_configs
+from tests.conftest import FAULTY, worker_children
+
+
+@pytest.fixture(scope="module")
+def auto():
+    with registry.create("auto", workers=2) as started:
+        yield started
+    assert worker_children() == []
+
+
+@pytest.fixture(scope="module")
+def sequential():
+    with registry.create("sequential") as started:
+        yield started
+
+
+def test_same_accuracy_as_sequential_and_the_choice_is_explained(auto, sequential, iris_workload):
+    results = auto.run(iris_workload)
+    assert [r.accuracy for r in results] == [r.accuracy for r in sequential.run(iris_workload)]
+    choice = auto.result_extra()["choice"]
+    assert choice["strategy"] in {"sequential", "balanced"}
+    assert choice["reason"].startswith(f"chose {choice['strategy']}: ")
+    assert set(choice["predicted_s"]) == {"sequential", "balanced"}
+    assert choice["probe_s"] > 0
+
+
+def test_work_the_probe_already_did_runs_sequential(auto, iris):
+    results = auto.run(Workload(iris, make_configs([1]), seed=0))
+    choice = auto.result_extra()["choice"]
+    assert choice["strategy"] == "sequential"
+    assert "the probe tree was all the work" in choice["reason"]
+    assert results[0].accuracy is not None
+
+
+def test_one_worker_runs_sequential(iris_workload, sequential):
+    with registry.create("auto", workers=1) as one:
+        results = one.run(iris_workload)
+        choice = one.result_extra()["choice"]
+    assert choice["strategy"] == "sequential"
+    assert "one worker" in choice["reason"]
+    assert [r.accuracy for r in results] == [r.accuracy for r in sequential.run(iris_workload)]
+
+
+@pytest.mark.parametrize(
+    ("sequential_s", "pool_s", "expected"),
+    [(1.0, 0.6, "balanced"), (0.01, 0.02, "sequential"), (0.02, 0.017, "sequential")],
+)
+def test_the_pool_must_be_predicted_clearly_faster(
+    auto, iris_workload, sequential_s, pool_s, expected
+):
+    parallel = auto._decide(iris_workload, sequential_s, pool_s, pieces=4)
+    assert parallel == (expected == "balanced")
+    assert auto._choice["strategy"] == expected
+    assert f"vs {sequential_s:.3g} s sequential" in auto._choice["reason"]
+
+
+def test_models_that_cannot_be_probed_spread_whole_configurations(auto, iris):
+    workload = Workload(iris, make_configs([10, 20], model=FAULTY + "raise_error"), seed=0)
+    results = auto.run(workload)
+    choice = auto.result_extra()["choice"]
+    assert choice["strategy"] == "balanced"
+    assert "cannot be cut into trees" in choice["reason"]
+    assert all(r.ok for r in results)
+
+
+def test_the_choice_reaches_the_results_json(iris_workload):
+    document = Runner(iris_workload, ["sequential", "auto"], workers=2).run().to_dict()
+    record = document["strategies"][1]
+    assert record["name"] == "auto"
+    assert record["choice"]["strategy"] in {"sequential", "balanced"}
+    assert record["options"]["candidates"] == ["sequential", "balanced"]
