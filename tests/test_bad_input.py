@@ -35,19 +35,23 @@ BAD_BY_TYPE: dict[str, list[str]] = {
     "image_file": ["", ".", "chart", "chart.txt", "chart.", NO_FOLDER + ".png"],
     "chart_target": ["", "r.json", "chart.txt", NO_FOLDER, NO_FOLDER + ".png"],
 }
-BAD_BY_OPTION: dict[tuple[str, str], list[str]] = {
-    ("run", "--dataset"): ["", " ", "x", "nope", "é", "missing.csv", "/", LONG],
-    ("run", "--target"): ["", "x", "species", "é"],  # iris is not a CSV: no target to choose
-    ("run", "--model"): ["", "x", "svm", "x:y", "os:getcwd", "os:no_such", "é", LONG],
-    ("run", "--start-method"): ["", "x", "FORK", "thread"],
-    ("run", "--scheduler"): ["", "x", "é"],
+BAD_BY_OPTION: dict[str, list[str]] = {  # the same option means the same in every command
+    "--dataset": ["", " ", "x", "nope", "é", "missing.csv", "/", LONG],
+    "--target": ["", "x", "species", "é"],  # a bundled dataset has no target to choose
+    "--model": ["", "x", "svm", "x:y", "os:getcwd", "os:no_such", "é", LONG],
+    "--start-method": ["", "x", "FORK", "thread"],
+    "--scheduler": ["", "x", "é"],
+    "--max-slowdown": ["", "x", "-5%", "10", "=5%", "iris=", "nan%", "1e999%", "a=5%,a=6%"],
+    "--max-accuracy-drop": ["", "x", "-0.1", "5", "nan", "200%", "=0.1"],
+    "--normalize": ["", "x", "joblib", "SEQUENTIAL"],
+    "--config": ["", ".", NO_FOLDER + ".toml", "missing.toml", LONG],
 }
 
 
 def bad_values(command: str, action: argparse.Action) -> list[str]:
     option = max(action.option_strings, key=len)
-    if (command, option) in BAD_BY_OPTION:
-        return BAD_BY_OPTION[command, option]
+    if option in BAD_BY_OPTION:
+        return BAD_BY_OPTION[option]
     type_name = getattr(action.type, "__name__", None)
     assert type_name in BAD_BY_TYPE, f"add bad values for {command} {option} ({type_name})"
     return BAD_BY_TYPE[type_name]
