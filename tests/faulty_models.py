@@ -14,6 +14,8 @@ from typing import Any
 from sklearn.ensemble import RandomForestClassifier
 
 FAULTY_SIZE = int(os.environ.get("MLCPU_FAULTY_SIZE", "100"))
+# When set, the wall-clock moment of the fault is written here, to time how fast it is reported.
+FAULT_STAMP = os.environ.get("MLCPU_FAULT_STAMP")
 
 
 class _Faulty(RandomForestClassifier):
@@ -21,6 +23,9 @@ class _Faulty(RandomForestClassifier):
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Any:
         if self.n_estimators == FAULTY_SIZE:
+            if FAULT_STAMP:
+                with open(FAULT_STAMP, "w") as fh:
+                    fh.write(repr(time.time()))
             if self.fault == "kill":
                 os.kill(os.getpid(), signal.SIGKILL)
             elif self.fault == "raise":

@@ -17,7 +17,10 @@ import pytest
 from tests.conftest import ROOT, cli_env
 
 # Every family, every field, two strategies, the smallest sizes: a few seconds.
-SELECTION = "(iris or startup) and (sequential or threads) and not 50 and not 100 and not 200"
+SELECTION = (
+    "(train or run or startup) and (iris or startup) and (sequential or threads) "
+    "and not 50 and not 100 and not 200"
+)
 BENCH = str(Path(sys.executable).with_name("pytest-benchmark"))
 
 
@@ -46,9 +49,13 @@ def test_ids_read_like_the_parameters():
         "benchmarks/test_run.py::test_run[multiprocessing-synthetic]",
         "benchmarks/test_startup.py::test_startup[cold-joblib]",
         "benchmarks/test_startup.py::test_startup[warm-threads]",
+        "benchmarks/test_balanced.py::test_speed[synthetic-balanced]",
+        "benchmarks/test_balanced.py::test_memory_balanced_vs_joblib",
     ):
         assert node in done.stdout
-    assert "60 tests collected" in done.stdout
+    # 40 per task (4 sizes x 5 strategies x 2 datasets) + 10 whole runs + 10 start-ups;
+    # 18 balanced/auto targets (3 datasets x 6 strategies) + 1 memory.
+    assert "79 tests collected" in done.stdout
 
 
 def test_profile_option_is_checked():

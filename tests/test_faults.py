@@ -18,12 +18,12 @@ import pytest
 
 from tests.conftest import FAULTY, ROOT, cli_env, run_cli
 
-PROCESS_STRATEGIES = ["joblib", "multiprocessing", "incremental"]
+PROCESS_STRATEGIES = ["joblib", "multiprocessing", "incremental", "balanced"]
 
 
 @pytest.mark.parametrize("strategy", PROCESS_STRATEGIES)
 def test_killed_worker_is_named_with_its_signal(strategy, tmp_path):
-    path = tmp_path / "r.json"
+    path, stamp = tmp_path / "r.json", tmp_path / "killed-at"
     done = run_cli(
         "run",
         "--strategies",
@@ -35,7 +35,14 @@ def test_killed_worker_is_named_with_its_signal(strategy, tmp_path):
         "--json",
         str(path),
         timeout=60,
+        MLCPU_FAULT_STAMP=str(stamp),
     )
+    # From the kill until the command has reported it, cleaned up and exited.
+    reported_after = time.time() - float(stamp.read_text())
+    print(
+        f"\n{strategy}: killed worker reported and run ended {reported_after:.2f} s after the kill"
+    )
+    assert reported_after < 2.0
     assert done.returncode == 1, done.stderr
     error = done.stderr.strip().splitlines()[-1]
     assert error.startswith(f"mlcpu: error: {strategy}: the worker process (pid ")
@@ -72,7 +79,7 @@ def test_keep_going_records_a_killed_task_and_finishes_the_rest(strategy, tmp_pa
 
 
 @pytest.mark.parametrize(
-    "strategy", ["sequential", "joblib", "multiprocessing", "sklearn", "incremental"]
+    "strategy", ["sequential", "joblib", "multiprocessing", "sklearn", "incremental", "balanced"]
 )
 def test_task_timeout_stops_the_task_and_names_it(strategy):
     done = run_cli(

@@ -32,6 +32,7 @@ STRATEGIES = [
     "threads",
     "sklearn",
     "incremental",
+    "balanced",
     "dask",
 ]
 REPORT: dict[str, dict[str, float]] = {}

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 # Two readings of one process's clock: equal when one task starts as the previous one ends.
 _SAME_INSTANT = 1e-6
+# Lane key for a forest trained in pieces on several workers (``balanced``): its span belongs to
+# no single worker, so it gets lanes of its own instead of crowding one worker's.
+_SPREAD = "pieces on several workers"
 # Up to this many distinct configurations get a legend entry each; more get a colour bar.
 _MAX_LEGEND_CONFIGS = 12
 IDLE_COLOR = "#E6E6E6"
@@ -61,7 +64,9 @@ def lanes(strategy: StrategyResult) -> list[Lane]:
     """Group the strategy's (median-run) tasks into worker lanes, ordered by first start."""
     by_worker: dict[tuple[Any, Any], list[TaskResult]] = {}
     for task in sorted(strategy.tasks, key=lambda t: (t.start_s, t.end_s)):
-        by_worker.setdefault((task.host, task.worker or task.pid), []).append(task)
+        spread = len(set(task.extra.get("pids") or ())) > 1
+        who = _SPREAD if spread else task.worker or task.pid
+        by_worker.setdefault((task.host, who), []).append(task)
     result: list[Lane] = []
     for (host, who), tasks in by_worker.items():
         slots: list[list[TaskResult]] = []
@@ -72,7 +77,10 @@ def lanes(strategy: StrategyResult) -> list[Lane]:
                     break
             else:
                 slots.append([task])
-        name = f"worker {who}" if isinstance(who, str) else f"pid {who}"
+        if who == _SPREAD:
+            name = "forests in pieces\non several workers"
+        else:
+            name = f"worker {who}" if isinstance(who, str) else f"pid {who}"
         if host:
             name += f"\n{host}"
         if len(slots) == 1:
