@@ -70,7 +70,7 @@ def test_models_that_cannot_be_cut_are_trained_whole_on_the_pool(balanced, iris)
         expected = [r.accuracy for r in sequential.run(workload)]
     results = balanced.run(workload)
     assert [r.accuracy for r in results] == expected
-    assert all(r.extra.get("pieces") is None for r in results)  # whole-configuration records
+    assert [r.extra["pieces"] for r in results] == [1, 1]  # trained whole, not cut
 
 
 def test_a_mix_of_cut_and_whole_configurations_keeps_workload_order(balanced, iris):

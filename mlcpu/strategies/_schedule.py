@@ -35,6 +35,9 @@ class Costs:
     per_tree_s: float
     per_piece_s: float
     score_per_tree_s: float = 0.0
+    #: pickling a fitted tree in a worker, and again unpickling it in the parent. A forest
+    #: trained whole in one piece is scored in its worker instead and never sent back.
+    transfer_per_tree_s: float = 0.0
 
     def piece(self, trees: int) -> float:
         return self.per_piece_s + trees * self.per_tree_s
@@ -99,20 +102,31 @@ def order(pieces: list[Piece], totals: Sequence[int], by: str = "piece") -> list
 def finish_time(
     pieces: Sequence[Piece], workers: int, costs: Costs, totals: Sequence[int] | None = None
 ) -> float:
-    """When the run ends if each idle worker takes the next piece in order, and the parent
-    scores each forest (``totals`` trees) once its last piece is in."""
+    """When the run ends if each idle worker takes the next piece in order.
+
+    With ``totals`` (full forest sizes), a forest cut into several pieces is sent back and
+    joined and scored by the parent, one forest at a time, once its last piece is in; a forest
+    that is one whole piece is scored by its worker.
+    """
+    counts: dict[int, int] = {}
+    for piece in pieces:
+        counts[piece.config] = counts.get(piece.config, 0) + 1
     loads = [0.0] * workers
     complete: dict[int, float] = {}
-    fixed, per_tree = costs.per_piece_s, costs.per_tree_s
     for piece in pieces:
+        trees = piece.stop - piece.start
+        whole = totals is not None and counts[piece.config] == 1 and trees == totals[piece.config]
+        extra = costs.score_per_tree_s if whole else costs.transfer_per_tree_s
         i = loads.index(min(loads))
-        loads[i] += fixed + (piece.stop - piece.start) * per_tree
-        complete[piece.config] = max(complete.get(piece.config, 0.0), loads[i])
+        loads[i] += costs.per_piece_s + trees * (costs.per_tree_s + extra)
+        if not whole:
+            complete[piece.config] = max(complete.get(piece.config, 0.0), loads[i])
     end = max(loads)
-    if totals is not None and costs.score_per_tree_s:
+    if totals is not None:
         parent = 0.0
+        per_tree = costs.score_per_tree_s + costs.transfer_per_tree_s
         for config, done in sorted(complete.items(), key=lambda item: item[1]):
-            parent = max(parent, done) + costs.score_per_tree_s * totals[config]
+            parent = max(parent, done) + per_tree * totals[config]
         end = max(end, parent)
     return end
 
@@ -131,7 +145,7 @@ def plan(
         raise ValueError(f"per-tree cost must be positive, got {unit!r}")
     shape = _plan(
         tuple(ranges), tuple(totals), workers, _step(costs.per_piece_s / unit),
-        _step(costs.score_per_tree_s / unit),
+        _step(costs.score_per_tree_s / unit), _step(costs.transfer_per_tree_s / unit),
     )  # fmt: skip
     return dataclasses.replace(shape, predicted_s=(shape.predicted_s or 0.0) * unit)
 
@@ -147,12 +161,14 @@ def _plan(
     workers: int,
     piece_step: int | None,
     score_step: int | None,
+    transfer_step: int | None,
 ) -> Plan:
     """``plan`` in units of one tree's cost."""
     costs = Costs(
         per_tree_s=1.0,
         per_piece_s=0.0 if piece_step is None else RATIO_STEP**piece_step,
         score_per_tree_s=0.0 if score_step is None else RATIO_STEP**score_step,
+        transfer_per_tree_s=0.0 if transfer_step is None else RATIO_STEP**transfer_step,
     )
     spans = [stop - start for start, stop in ranges]
     largest = max(spans)

@@ -21,14 +21,12 @@ from mlcpu.strategies.inprocess import SequentialStrategy
 from mlcpu.training import TaskResult
 from mlcpu.workload import Workload
 
-# Two forests trained at once each run 8-16% slower than alone on the measured machines
-# (FINDINGS: the hardware delivers 1.72-1.85x on two cores): predict the pool conservatively.
-PARALLEL_EFFICIENCY = 0.85
 # What starting a spawning pool costs (fresh interpreters importing scikit-learn).
 SPAWN_STARTUP_S = 2.0
-# The pool must be predicted at least this much faster: on millisecond work the prediction's
-# error (unmodelled fixed costs on either side) is larger than a smaller gain.
-REQUIRED_GAIN = 0.2
+# The pool must be predicted at least this much faster. The prediction leaves out that two
+# forests trained at once each run 8-16% slower than alone (FINDINGS), and on millisecond work
+# its error (unmodelled fixed costs on either side) is larger than a smaller gain.
+REQUIRED_GAIN = 0.25
 
 
 class AutoStrategy(BalancedStrategy):
@@ -65,7 +63,7 @@ class AutoStrategy(BalancedStrategy):
                 if forests.supports(c)
             )
         if schedule is not None and schedule.predicted_s is not None:
-            pool_s = schedule.predicted_s / PARALLEL_EFFICIENCY
+            pool_s = schedule.predicted_s
             if self._backend is None and self.start_method != "fork":
                 pool_s += SPAWN_STARTUP_S
         left = len(schedule.pieces) if schedule is not None else None

@@ -20,7 +20,10 @@ import it); ``spawn`` elsewhere.
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import os
+import pickle
 import statistics
 import time
 from typing import Any
@@ -127,7 +130,8 @@ def _key(workload: Workload) -> str:
 
 
 def _trees(record: TaskResult) -> int:
-    start, stop = record.extra.get("trees", (0, 0))
+    """Trees a piece's record covers (a whole-forest record: the whole forest)."""
+    start, stop = record.extra.get("trees", (0, record.config.n_estimators))
     return int(stop - start)
 
 
@@ -152,6 +156,7 @@ class BalancedStrategy(PoolStrategy):
         self.per_piece_s: float | None = None  # fixed cost of one piece on the pool
         self.fit_overhead_s: float | None = None  # fixed cost of one fit in this process
         self._learned: dict[str, Costs] = {}  # workload -> costs its last run measured
+        self._costs: Costs | None = None  # what the current run was planned with
         self._last: dict[str, Any] = {}
 
     def describe(self) -> dict[str, Any]:
@@ -201,6 +206,7 @@ class BalancedStrategy(PoolStrategy):
         firsts: dict[int, TaskResult] = {}
         per_tree: list[float] = []
         scoring: list[float] = []
+        transfer: list[float] = []
         overhead = self.fit_overhead_s or 0.0
         began = time.perf_counter()
         for index in groups.values():
@@ -208,8 +214,11 @@ class BalancedStrategy(PoolStrategy):
             started = time.perf_counter()
             piece = forests.fit_trees(config, workload.dataset, workload.seed, 0, 1)
             ended = time.perf_counter()
-            piece.predict(workload.dataset.X_test)  # what scoring costs the parent, per tree
-            scoring.append(time.perf_counter() - ended)
+            piece.predict(workload.dataset.X_test)  # what scoring costs, per tree
+            scored = time.perf_counter()
+            pickle.loads(pickle.dumps(piece.estimators_[0]))  # sending a tree back, both sides
+            transfer.append((time.perf_counter() - scored) / 2)
+            scoring.append(scored - ended)
             # A one-tree fit is mostly fixed cost on tiny data; never let noise in the
             # subtraction claim trees are free.
             per_tree.append(max(ended - started - overhead, (ended - started) / 3))
@@ -232,6 +241,7 @@ class BalancedStrategy(PoolStrategy):
             per_tree_s=max(per_tree),
             per_piece_s=self.per_piece_s or 0.0,
             score_per_tree_s=max(scoring),
+            transfer_per_tree_s=max(transfer),
         )
         return firsts, costs, probe_s
 
@@ -279,36 +289,38 @@ class BalancedStrategy(PoolStrategy):
             firsts, costs, probe_s = self._probe(workload)
             source = "probe"
         planned = self._plan(workload, firsts, costs) if costs is not None else None
+        self._costs = costs
         self._last = {
             "costs_from": source,
             "probe_s": probe_s,
             "per_tree_s": costs.per_tree_s if costs else None,
             "per_piece_s": self.per_piece_s,
             "score_per_tree_s": costs.score_per_tree_s if costs else None,
+            "transfer_per_tree_s": costs.transfer_per_tree_s if costs else None,
             **(planned.describe() if planned is not None else {}),
         }
         return firsts, planned, costs
 
     def _learn(self, workload: Workload, fitted: list[TaskResult], scored: list[float]) -> None:
         """Remember this workload's costs as this run measured them, for its next run."""
+        before = self._costs
         trees = sum(_trees(r) for r in fitted)
-        if not trees or not scored or self.per_piece_s is None:
+        if not trees or before is None:
             return
         # Per-tree time as the slope of piece time over piece size (the intercept is the fixed
         # cost inside a worker); with pieces of one size, total time less a fit's fixed cost.
         sizes = [float(_trees(r)) for r in fitted]
+        slope = 0.0
         if len(set(sizes)) > 1:
             slope = float(np.polyfit(sizes, [r.seconds for r in fitted], 1)[0])
-        else:
-            slope = 0.0
         work = sum(r.seconds for r in fitted)
         fixed = len(fitted) * (self.fit_overhead_s or 0.0)
         per_tree = slope if slope > 0 else max(work - fixed, work / 2) / trees
-        scored_trees = sum(c.n_estimators for c in workload.configs if forests.supports(c))
-        self._learned[_key(workload)] = Costs(
+        joined = [c.n_estimators for c in workload.configs if forests.supports(c)]
+        self._learned[_key(workload)] = dataclasses.replace(
+            before,
             per_tree_s=per_tree,
-            per_piece_s=self.per_piece_s,
-            score_per_tree_s=sum(scored) / scored_trees,
+            score_per_tree_s=sum(scored) / sum(joined) if scored else before.score_per_tree_s,
         )
 
     def _run(self, workload: Workload, *, keep_estimators: bool) -> list[TaskResult]:
@@ -328,26 +340,32 @@ class BalancedStrategy(PoolStrategy):
         assert self._backend is not None
         with shared(workload) as ready:
             pieces = list(schedule.pieces) if schedule is not None else []
-            whole = [i for i, c in enumerate(ready.configs) if not forests.supports(c)]
+            per_config = collections.Counter(p.config for p in pieces)
+            whole = {i for i, c in enumerate(ready.configs) if not forests.supports(c)}
             jobs: list[Job | ChunkJob] = []
             owners: list[tuple[int, int]] = []  # job index -> (configuration, start tree)
-            # Whole configurations first, largest first: they cannot be cut, so they are the
-            # long poles; the pieces fill in around them.
-            for i in sorted(whole, key=lambda i: -ready.configs[i].n_estimators):
-                jobs.append(
-                    Job(
-                        len(jobs),
-                        ready.configs[i],
-                        ready.dataset,
-                        ready.seed,
-                        inner_threads=None,  # capped once per worker (execute_piece)
-                        keep_estimator=keep_estimators,
-                    )
-                )
+
+            def whole_job(i: int) -> None:
+                """A forest trained and scored in one worker, like sequential's: only its
+                accuracy comes back (and the forest, if asked), not every tree."""
+                whole.add(i)
+                config = ready.configs[i]
+                job = Job(len(jobs), config, ready.dataset, ready.seed, inner_threads=None,
+                          keep_estimator=keep_estimators)  # fmt: skip
+                jobs.append(job)
                 owners.append((i, 0))
+
+            # Configurations that cannot be cut first, largest first: they are the long poles;
+            # the pieces fill in around them.
+            for i in sorted(whole, key=lambda i: -ready.configs[i].n_estimators):
+                whole_job(i)
             for piece in pieces:
-                jobs.append(self._chunk_job(len(jobs), ready, piece))
-                owners.append((piece.config, piece.start))
+                config = ready.configs[piece.config]
+                if per_config[piece.config] == 1 and piece.trees == config.n_estimators:
+                    whole_job(piece.config)
+                else:
+                    jobs.append(self._chunk_job(len(jobs), ready, piece))
+                    owners.append((piece.config, piece.start))
             counts = [0] * len(ready.configs)
             for config_index, _ in owners:
                 counts[config_index] += 1
@@ -372,6 +390,10 @@ class BalancedStrategy(PoolStrategy):
             def on_piece(record: TaskResult) -> TaskResult:
                 config_index, start = owners[record.index]
                 if config_index in whole:
+                    if record.error is None and forests.supports(record.config):
+                        fitted.append(record)
+                    cpus = [] if record.cpu is None else [record.cpu]
+                    record.extra.update(pieces=1, cpus=cpus, pids=[record.pid])
                     finish(config_index, record)
                     return record
                 if record.error is None:
