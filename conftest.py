@@ -92,15 +92,17 @@ def bench_suite(
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
-    from benchmarks.common import machine_facts
+    from mlcpu.machine import benchmark_facts
 
-    machine_info.update(machine_facts())
+    machine_info.update(benchmark_facts())
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any, output_json: dict) -> None:
-    from benchmarks.common import PROFILES, suite_facts
-
+    try:
+        from benchmarks.common import PROFILES, suite_facts
+    except ModuleNotFoundError:  # a suite of the user's own in benchmarks/ (or none)
+        return
     output_json["mlcpu"] = suite_facts(PROFILES[config.getoption("mlcpu_profile")])
 
 
@@ -112,6 +114,6 @@ def pytest_benchmark_group_stats(config: pytest.Config, benchmarks: Any, group_b
     """
     from pytest_benchmark.plugin import pytest_benchmark_group_stats as grouped
 
-    from benchmarks.common import sort_groups
+    from mlcpu.compare import natural_key
 
-    return sort_groups(grouped(config, benchmarks, group_by))
+    return sorted(grouped(config, benchmarks, group_by), key=lambda pair: natural_key(pair[0]))

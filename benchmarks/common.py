@@ -17,7 +17,6 @@ from typing import Any
 
 from mlcpu import strategies as registry
 from mlcpu._shared_data import SharedDataset
-from mlcpu.compare import natural_key
 from mlcpu.data import Dataset, load_dataset
 from mlcpu.strategies.base import Strategy
 from mlcpu.training import TaskResult
@@ -313,41 +312,8 @@ def _close(strategy: Strategy) -> None:
     strategy.close()
 
 
-def machine_facts() -> dict[str, Any]:
-    """What pytest-benchmark's ``machine_info`` lacks to explain a parallel timing.
-
-    Only facts that stay the same between two runs on one machine (no free memory, no file
-    paths), so pytest-benchmark's own "machine_info is different" warning stays meaningful.
-    """
-    import sklearn.ensemble  # noqa: F401 - loads OpenMP, so threadpoolctl can see it
-    from threadpoolctl import threadpool_info
-
-    from mlcpu.machine import cgroup_cpu_quota, cpu_affinity, package_versions, usable_cpus
-
-    versions = package_versions()
-    keys = ("user_api", "internal_api", "version", "num_threads")
-    pools = sorted(
-        ({key: info.get(key) for key in keys} for info in threadpool_info()),
-        key=lambda pool: [str(pool[key]) for key in keys],  # load order varies between runs
-    )
-    return {
-        "usable_cpus": usable_cpus(),
-        "cpu_affinity": cpu_affinity(),
-        "cpu_quota": cgroup_cpu_quota(),
-        "threadpools": pools,
-        "scikit_learn": versions["scikit-learn"],
-        "joblib": versions["joblib"],
-        "numpy": versions["numpy"],
-    }
-
-
 def suite_facts(profile: Profile) -> dict[str, Any]:
     """The ``mlcpu`` section of a saved run: which profile produced these numbers."""
     from mlcpu._version import __version__
 
     return {"schema": SCHEMA, "mlcpu_version": __version__, **profile.describe()}
-
-
-def sort_groups(groups: Sequence[tuple[str | None, Any]]) -> list[tuple[str | None, Any]]:
-    """Groups in natural order, ``10 trees`` before ``100 trees`` (pytest-benchmark sorts text)."""
-    return sorted(groups, key=lambda pair: natural_key(pair[0]))

@@ -97,3 +97,29 @@ def machine_info() -> dict[str, Any]:
         "numpy": versions["numpy"],
         "versions": versions,
     }
+
+
+def benchmark_facts() -> dict[str, Any]:
+    """What pytest-benchmark's ``machine_info`` lacks to explain a parallel timing.
+
+    Only facts that stay the same between two runs on one machine (no free memory, no file
+    paths), so pytest-benchmark's own "machine_info is different" warning stays meaningful.
+    """
+    import sklearn.ensemble  # noqa: F401 - loads OpenMP, so threadpoolctl can see it
+    from threadpoolctl import threadpool_info
+
+    versions = package_versions()
+    keys = ("user_api", "internal_api", "version", "num_threads")
+    pools = sorted(
+        ({key: info.get(key) for key in keys} for info in threadpool_info()),
+        key=lambda pool: [str(pool[key]) for key in keys],  # load order varies between runs
+    )
+    return {
+        "usable_cpus": usable_cpus(),
+        "cpu_affinity": cpu_affinity(),
+        "cpu_quota": cgroup_cpu_quota(),
+        "threadpools": pools,
+        "scikit_learn": versions["scikit-learn"],
+        "joblib": versions["joblib"],
+        "numpy": versions["numpy"],
+    }
