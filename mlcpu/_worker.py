@@ -15,6 +15,7 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from threadpoolctl import threadpool_limits
 
@@ -139,31 +140,40 @@ def execute_chunk(job: ChunkJob) -> Outcome:
     """Fit one chunk of trees; the result's ``estimator`` is the fitted piece (no accuracy)."""
     from mlcpu.forests import fit_trees
 
-    started = time.perf_counter()
-    if job.marker_dir is not None:
-        mark_started(job.marker_dir, job.index, job.attempt, started)
-    cpu = current_cpu()
+    started, cpu = begin_chunk(job)
     try:
         with _limits(job.inner_threads):
             piece = fit_trees(job.config, job.dataset, job.seed, job.start, job.stop)
     except Exception as exc:
         return Outcome(job.index, failure=Failure.from_exception(exc, started))
+    return Outcome(job.index, result=chunk_record(job, started, cpu, estimator=piece))
+
+
+def begin_chunk(job: Any) -> tuple[float, int | None]:
+    """Start a chunk's clock, mark it started for the supervisor, and note the core."""
+    started = time.perf_counter()
+    if job.marker_dir is not None:
+        mark_started(job.marker_dir, job.index, job.attempt, started)
+    return started, current_cpu()
+
+
+def chunk_record(
+    job: Any, started: float, cpu: int | None, record: type[TaskResult] = TaskResult, **fields: Any
+) -> TaskResult:
+    """The record of a chunk of trees (``job.start``-``job.stop``) that has just ended."""
     ended = time.perf_counter()
-    return Outcome(
-        job.index,
-        result=TaskResult(
-            index=job.index,
-            config=job.config,
-            accuracy=None,
-            seconds=ended - started,
-            cpu=cpu,
-            pid=os.getpid(),
-            started=started,
-            ended=ended,
-            thread=threading.get_native_id(),
-            extra={"trees": [job.start, job.stop]},
-            estimator=piece,
-        ),
+    return record(
+        index=job.index,
+        config=job.config,
+        accuracy=None,
+        seconds=ended - started,
+        cpu=cpu,
+        pid=os.getpid(),
+        started=started,
+        ended=ended,
+        thread=threading.get_native_id(),
+        extra={"trees": [job.start, job.stop]},
+        **fields,
     )
 
 

@@ -16,9 +16,6 @@ Configurations that cannot be split into trees (a ``module:factory`` model, ``oo
 from __future__ import annotations
 
 import math
-import os
-import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -26,13 +23,13 @@ from typing import Any
 import numpy as np
 
 from mlcpu import forests
-from mlcpu._worker import Failure, Job, Outcome, execute, mark_started
+from mlcpu._worker import Failure, Job, Outcome, begin_chunk, chunk_record, execute
 from mlcpu.data import Dataset
 from mlcpu.errors import InputError, TaskError
 from mlcpu.strategies._backends import PoolBackend
 from mlcpu.strategies._supervisor import Backend, Supervisor
 from mlcpu.strategies.pools import DEFAULT_START_METHOD, PoolStrategy, shared
-from mlcpu.training import TaskResult, current_cpu
+from mlcpu.training import TaskResult
 from mlcpu.workload import TaskConfig, Workload
 
 # Chunks per worker over the whole sweep. One round trip costs about a millisecond, so the
@@ -90,34 +87,22 @@ def execute_prefix_chunk(job: PrefixChunkJob) -> Outcome:
     no BLAS/OpenMP code, and entering the limit took 2-25 ms per call in a fork worker, a large
     share of a chunk on small data such as iris.
     """
-    started = time.perf_counter()
-    if job.marker_dir is not None:
-        mark_started(job.marker_dir, job.index, job.attempt, started)
-    cpu = current_cpu()
+    started, cpu = begin_chunk(job)
     try:
         piece = forests.fit_trees(job.config, job.dataset, job.seed, job.start, job.stop)
         proba = tree_probabilities(piece, job.dataset.X_test)
     except Exception as exc:
         return Outcome(job.index, failure=Failure.from_exception(exc, started))
-    ended = time.perf_counter()
-    return Outcome(
-        job.index,
-        result=ChunkResult(
-            index=job.index,
-            config=job.config,
-            accuracy=None,
-            seconds=ended - started,
-            cpu=cpu,
-            pid=os.getpid(),
-            started=started,
-            ended=ended,
-            thread=threading.get_native_id(),
-            extra={"trees": [job.start, job.stop]},
-            estimator=piece if job.keep_trees else None,
-            tree_proba=proba,
-            classes=piece.classes_,
-        ),
+    record = chunk_record(
+        job,
+        started,
+        cpu,
+        ChunkResult,
+        estimator=piece if job.keep_trees else None,
+        tree_proba=proba,
+        classes=piece.classes_,
     )
+    return Outcome(job.index, result=record)
 
 
 def execute_any(job: PrefixChunkJob | Job) -> Outcome:
