@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
-import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -161,19 +160,9 @@ def chunk_record(
     job: Any, started: float, cpu: int | None, record: type[TaskResult] = TaskResult, **fields: Any
 ) -> TaskResult:
     """The record of a chunk of trees (``job.start``-``job.stop``) that has just ended."""
-    ended = time.perf_counter()
-    return record(
-        index=job.index,
-        config=job.config,
-        accuracy=None,
-        seconds=ended - started,
-        cpu=cpu,
-        pid=os.getpid(),
-        started=started,
-        ended=ended,
-        thread=threading.get_native_id(),
-        extra={"trees": [job.start, job.stop]},
-        **fields,
+    extra = {"trees": [job.start, job.stop]}
+    return record.ended_here(
+        job.index, job.config, started, cpu, accuracy=None, extra=extra, **fields
     )
 
 

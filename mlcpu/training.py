@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, ParamSpec, TypeVar
+from typing import Any, Generic, ParamSpec, Self, TypeVar
 
 import numpy as np
 import psutil
@@ -70,6 +70,24 @@ class TaskResult:
     error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     estimator: Any = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def ended_here(
+        cls, index: int, config: TaskConfig, started: float, cpu: int | None, **fields: Any
+    ) -> Self:
+        """The record of work this process and thread did from ``started`` until now."""
+        ended = time.perf_counter()
+        return cls(
+            index=index,
+            config=config,
+            seconds=ended - started,
+            cpu=cpu,
+            pid=os.getpid(),
+            started=started,
+            ended=ended,
+            thread=threading.get_native_id(),
+            **fields,
+        )
 
     @property
     def n_estimators(self) -> int:
@@ -161,16 +179,11 @@ def train_task(
     estimator.fit(dataset.X_train, dataset.y_train)
     predictions = estimator.predict(dataset.X_test)
     accuracy = float(np.mean(predictions == dataset.y_test))
-    ended = time.perf_counter()
-    return TaskResult(
-        index=index,
-        config=config,
+    return TaskResult.ended_here(
+        index,
+        config,
+        started,
+        cpu,
         accuracy=accuracy,
-        seconds=ended - started,
-        cpu=cpu,
-        pid=os.getpid(),
-        started=started,
-        ended=ended,
-        thread=threading.get_native_id(),
         estimator=estimator if keep_estimator else None,
     )
