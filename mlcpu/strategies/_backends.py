@@ -6,6 +6,7 @@ import contextlib
 import multiprocessing
 import multiprocessing.pool
 import os
+import queue
 import signal
 import threading
 from collections.abc import Callable, Iterable
@@ -199,8 +200,25 @@ class LokyBackend(Backend):
         executor, self.executor = self.executor, None
         if executor is not None:
             workers = list(getattr(executor, "_processes", {}).values())
+            _forget_queued_work(executor)
             _bounded(lambda: executor.shutdown(wait=True, kill_workers=True))
             _kill(workers)
+
+
+def _forget_queued_work(executor: loky.ProcessPoolExecutor) -> None:
+    """Drop the ids of tasks not yet handed to a worker before a killing shutdown.
+
+    ``shutdown(kill_workers=True)`` forgets every pending task, but its manager thread then
+    looks up the ids still queued and dies with a ``KeyError`` traceback on stderr (joblib
+    1.6's loky; seen with more tasks than workers when a run fails fast). The queue
+    (``_work_ids``, private) is only read by that thread, so emptying it first is safe.
+    """
+    work_ids = getattr(executor, "_work_ids", None)
+    if work_ids is None:
+        return
+    with contextlib.suppress(queue.Empty):
+        while True:
+            work_ids.get_nowait()
 
 
 def _forkserver_running() -> bool:

@@ -38,6 +38,9 @@ from mlcpu.training import TaskResult
 
 # How long a broken pool's error may wait for the death that explains it.
 _CULPRIT_GRACE_S = 1.0
+# Pool breaks with no worker death to blame before keep-going gives up on the tasks in flight
+# (each restart costs a pool start-up; a break that keeps recurring unexplained would loop).
+_MAX_UNEXPLAINED_BREAKS = 3
 DoneCallback = Callable[[Outcome | None, BaseException | None], None]
 # A picklable module-level function that runs one job in a worker (``mlcpu._worker.execute``,
 # ``execute_chunk``): it calls ``mark_started`` first and returns an ``Outcome``.
@@ -284,8 +287,8 @@ class _Run:
         self.flights: dict[int, _Flight] = {}
         self.finished: dict[int, TaskResult] = {}
         self.dead: set[int] = set()
-        self.lost: list[_Flight] = []
         self.lost_deadline = 0.0
+        self.unexplained_breaks = 0
         self.jobs = [replace(job, marker_dir=marker_dir) for job in jobs]
 
     # -- submission -------------------------------------------------------------------------
@@ -344,16 +347,22 @@ class _Run:
     def on_death_batch(self, batch: list[tuple[int, int | None]]) -> None:
         for pid, _ in batch:
             self.dead.add(pid)
+        # Only deaths of workers running a task of the current pool matter: after a restart
+        # the old pool's workers are still dying, and an idle worker's death explains nothing.
+        running = {f.pid for f in self.flights.values() if f.generation == self.generation}
+        culprits = [(pid, exitcode) for pid, exitcode in batch if pid in running]
+        if not culprits:
+            return
         if self.backend.breaks_on_worker_death:
             if self.culprit_generation == self.generation:
                 return  # the pool killing its other workers after the first death
             self.culprit_generation = self.generation
-        for pid, exitcode in batch:
+        for pid, exitcode in culprits:
             for flight in [f for f in self.flights.values() if f.pid == pid]:
-                self.report_death(flight, pid, exitcode, together=len(batch))
+                self.report_death(flight, pid, exitcode, together=len(culprits))
 
     def drain_events(self) -> None:
-        lost: list[_Flight] = []
+        broken = False
         while True:
             try:
                 generation, index, outcome, error = self.events.get_nowait()
@@ -364,7 +373,7 @@ class _Run:
                 continue  # already settled, or a leftover of a pool that was restarted
             if error is not None:
                 if isinstance(error, self.backend.broken_errors):
-                    lost.append(flight)
+                    broken = True
                 else:
                     self.on_failure(flight, _failure_from_parent(error, flight))
             elif outcome is not None and outcome.failure is not None:
@@ -372,16 +381,15 @@ class _Run:
             elif outcome is not None and outcome.result is not None:
                 del self.flights[index]
                 self.finished[index] = self.owner.emit(outcome.result)
-        if lost:
-            self.lost.extend(lost)
-            self.lost_deadline = self.lost_deadline or time.monotonic() + _CULPRIT_GRACE_S
+        if broken and not self.lost_deadline:
+            self.lost_deadline = time.monotonic() + _CULPRIT_GRACE_S
         # Act on a broken pool once its culprit is known (its death batch may arrive a moment
         # after the pool's own error), or after a grace period if no worker death is seen.
-        if self.lost and (
+        if self.lost_deadline and (
             self.culprit_generation == self.generation or time.monotonic() > self.lost_deadline
         ):
-            lost, self.lost, self.lost_deadline = self.lost, [], 0.0
-            self.on_pool_broken(lost)
+            self.lost_deadline = 0.0
+            self.on_pool_broken()
 
     # -- failures ---------------------------------------------------------------------------
     def completed(self) -> list[TaskResult]:
@@ -438,35 +446,38 @@ class _Run:
             )
         if not self.owner.keep_going:
             raise error
-        now = time.perf_counter()
-        self.settle_failed(
-            flight,
-            TaskResult(
-                index=flight.job.index,
-                config=config,
-                accuracy=None,
-                seconds=now - (flight.started or now),
-                cpu=None,
-                pid=pid or 0,
-                started=flight.started or now,
-                ended=now,
-                error=message,
-            ),
-        )
+        self.settle_failed(flight, _stopped_result(flight, message, pid))
 
-    def on_pool_broken(self, lost: list[_Flight]) -> None:
-        """The whole pool broke (loky): the culprit was reported; resubmit the innocent."""
-        innocent = [f for f in lost if f.job.index in self.flights]
+    def on_pool_broken(self) -> None:
+        """The whole pool broke (loky): the culprit was reported; resubmit the innocent.
+
+        Every task still in flight on the broken pool is lost, not only those whose error has
+        arrived: the pool fails its tasks one callback at a time, and under load the rest come
+        after the restart. Resubmitting only the first ones would leave the others to break
+        the new pool again when their errors arrive, restart after restart.
+        """
+        explained = self.culprit_generation == self.generation
+        self.unexplained_breaks += not explained
+        innocent = [f for f in self.flights.values() if f.generation == self.generation]
         if not innocent:
             return
-        if not self.owner.keep_going:
-            labels = ", ".join(f.job.label for f in innocent)
-            raise WorkerDiedError(
-                f"{self.owner.strategy}: a worker process died and the pool stopped; "
-                f"unfinished: {labels}",
-                strategy=self.owner.strategy,
-                completed=self.completed(),
-            )
+        labels = ", ".join(f.job.label for f in innocent)
+        if not self.owner.keep_going or self.unexplained_breaks > _MAX_UNEXPLAINED_BREAKS:
+            message = f"{self.owner.strategy}: a worker process died and the pool stopped"
+            if self.unexplained_breaks > _MAX_UNEXPLAINED_BREAKS:
+                message = (
+                    f"{self.owner.strategy}: the pool broke {self.unexplained_breaks} times "
+                    "without a worker death that names the task; giving up"
+                )
+            if not self.owner.keep_going:
+                raise WorkerDiedError(
+                    f"{message}; unfinished: {labels}",
+                    strategy=self.owner.strategy,
+                    completed=self.completed(),
+                )
+            for flight in innocent:
+                self.settle_failed(flight, _stopped_result(flight, message, flight.pid))
+            return
         self.backend.restart()
         self.generation += 1
         for flight in innocent:
@@ -493,6 +504,22 @@ class _Run:
                     os.kill(flight.pid, signal.SIGKILL)
             else:
                 self.report_death(flight, flight.pid, None)
+
+
+def _stopped_result(flight: _Flight, message: str, pid: int | None) -> TaskResult:
+    """The error record of a task whose worker died or was stopped (it never reported back)."""
+    now = time.perf_counter()
+    return TaskResult(
+        index=flight.job.index,
+        config=flight.job.config,
+        accuracy=None,
+        seconds=now - (flight.started or now),
+        cpu=None,
+        pid=pid or 0,
+        started=flight.started or now,
+        ended=now,
+        error=message,
+    )
 
 
 def _failure_from_parent(error: BaseException, flight: _Flight) -> Failure:
