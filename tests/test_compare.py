@@ -257,15 +257,15 @@ def test_accuracy_drop_fails(saved, gate, tmp_path):
     assert allowed.returncode == 0, allowed.stdout + allowed.stderr
 
 
-def test_stats_without_raw_data_still_gate(saved, gate, tmp_path):
+def test_stats_without_raw_data_still_gate(steady, gate, tmp_path):
     def without_data(document: dict) -> dict:
         result = copy.deepcopy(document)
         for bench in result["benchmarks"]:
             del bench["stats"]["data"]
         return result
 
-    baseline = write(tmp_path / "a.json", without_data(saved["a"]["json"]))
-    slower = write(tmp_path / "slower.json", without_data(scaled(saved["a"]["json"], 1.5)))
+    baseline = write(tmp_path / "a.json", without_data(steady["json"]))
+    slower = write(tmp_path / "slower.json", without_data(scaled(steady["json"], 1.5)))
     done = gate(baseline, slower)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "Welch's t-test" in done.stdout

@@ -36,6 +36,8 @@ STRATEGIES = [
     "dask",
 ]
 REPORT: dict[str, dict[str, float]] = {}
+# What the data may add to the peak, in datasets (see the test).
+ADDED_BOUND = 1.5
 
 
 def peak_training_pss(strategy: str, size: tuple[str, ...]) -> tuple[float, float]:
@@ -92,4 +94,8 @@ def test_the_data_are_in_memory_once(strategy):
         f"({peak / dataset_mib:.2f}x); same run on tiny data {baseline:.0f} MiB; "
         f"the data added {added:.0f} MiB ({added / dataset_mib:.2f}x)"
     )
-    assert added < 1.3 * dataset_mib  # one copy of the data (plus slack), never one per worker
+    # One copy of the data, never one per worker or per task. Each peak is sampled every 20 ms
+    # and moves by +-25 MiB between identical runs (worker start-up, scoring buffers, the
+    # tiny run's short life on a loaded machine), so "added" ranged 1.10-1.42x for one
+    # strategy; a second copy anywhere would add another 1.0x, so the bound sits between.
+    assert added < ADDED_BOUND * dataset_mib

@@ -286,7 +286,6 @@ class _Run:
         self.culprit_generation = -1
         self.flights: dict[int, _Flight] = {}
         self.finished: dict[int, TaskResult] = {}
-        self.dead: set[int] = set()
         self.lost_deadline = 0.0
         self.unexplained_breaks = 0
         self.jobs = [replace(job, marker_dir=marker_dir) for job in jobs]
@@ -345,8 +344,6 @@ class _Run:
         self.drain_events()
 
     def on_death_batch(self, batch: list[tuple[int, int | None]]) -> None:
-        for pid, _ in batch:
-            self.dead.add(pid)
         # Only deaths of workers running a task of the current pool matter: after a restart
         # the old pool's workers are still dying, and an idle worker's death explains nothing.
         running = {f.pid for f in self.flights.values() if f.generation == self.generation}
