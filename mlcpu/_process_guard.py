@@ -21,7 +21,9 @@ _PR_SET_PDEATHSIG = 1
 _WATCHDOG_INTERVAL_S = 0.5
 
 
-def init_process_worker(parent_pid: int, parent_started: float, inner_threads: int | None) -> None:
+def init_process_worker(
+    parent_pid: int, parent_started: float, from_main_thread: bool, inner_threads: int | None
+) -> None:
     """Initializer of every worker process.
 
     - Ctrl-C reaches the whole process group; only the parent acts on it, then stops workers.
@@ -29,6 +31,9 @@ def init_process_worker(parent_pid: int, parent_started: float, inner_threads: i
     - The worker dies with its parent even when the parent is SIGKILLed: a parent-death signal
       on Linux, and everywhere a watchdog thread that checks the parent is still the same
       running process (a zombie, or a new process that reused the pid, does not count).
+      Linux sends the parent-death signal when the *thread* that started the worker ends, so
+      it is only asked for when that was the main thread: a pool started or restarted from a
+      short-lived thread (a library user's, or a test's) must outlive it; the watchdog covers.
     - BLAS/OpenMP pools are capped once, for the worker's lifetime, so workers x inner threads
       never oversubscribe the cores: the environment for libraries not loaded yet (spawned
       workers), threadpoolctl for those already loaded (forked workers). Capping per task
@@ -42,7 +47,8 @@ def init_process_worker(parent_pid: int, parent_started: float, inner_threads: i
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(limits=inner_threads)
-    _set_parent_death_signal()
+    if from_main_thread:
+        _set_parent_death_signal()
     if not parent_alive(parent_pid, parent_started):
         os._exit(1)
     threading.Thread(
@@ -53,10 +59,11 @@ def init_process_worker(parent_pid: int, parent_started: float, inner_threads: i
     ).start()
 
 
-def parent_identity() -> tuple[int, float]:
-    """What a worker needs to recognise its parent: pid and process start time."""
+def parent_identity() -> tuple[int, float, bool]:
+    """What a worker needs to recognise its parent: pid, process start time, and whether the
+    worker is started from the main thread (see ``init_process_worker``)."""
     me = psutil.Process()
-    return me.pid, me.create_time()
+    return me.pid, me.create_time(), threading.current_thread() is threading.main_thread()
 
 
 def parent_alive(pid: int, started: float) -> bool:

@@ -1,9 +1,12 @@
-"""The supervisor against a real loky pool whose news arrives in an awkward order.
+"""The supervisor against real pools whose news arrives in an awkward order.
 
 When a loky worker dies, loky fails every task of the pool, one callback at a time. On a busy
-machine some of those failures reach the supervisor only after it has restarted the pool; CI
-once saw that turn into restart after restart (each new pool broken by the old pool's late
-news) until the run was killed. These tests hold that ordering fixed instead of hoping for it.
+machine some of those failures reach the supervisor only after it has begun restarting the
+pool; CI once saw that turn into restart after restart (each new pool broken by the old pool's
+late news) until the run was killed. Likewise a worker's result and its death travel on
+different threads. These tests hold such orderings fixed instead of hoping for them: the
+pools, workers, kills and errors are real, only the moment each piece of news is handed on is
+chosen, as a loaded machine may choose it.
 """
 
 from __future__ import annotations
@@ -15,22 +18,19 @@ import pytest
 
 from mlcpu._shared_data import SharedDataset
 from mlcpu._worker import Job
-from mlcpu.strategies._backends import LokyBackend
+from mlcpu.strategies._backends import LokyBackend, PoolBackend
 from mlcpu.strategies._supervisor import DoneCallback, JobFunction, Supervisor
 from mlcpu.training import TaskResult
 from mlcpu.workload import make_configs
 from tests.conftest import FAULTY
 
-# Long enough for the supervisor to restart the pool first, shorter than its culprit grace.
+# Later than the supervisor's handling of the first error (it is then restarting the pool),
+# and shorter than its grace for a break without a death.
 LATE_S = 0.4
 
 
 class LateNewsLoky(LokyBackend):
-    """A real loky pool whose broken-pool errors reach the supervisor late, except the first.
-
-    Nothing is faked: the workers, the kill and loky's errors are real; only the moment each
-    error is handed on is chosen, as a loaded machine may choose it.
-    """
+    """A real loky pool whose broken-pool errors reach the supervisor late, except the first."""
 
     def __init__(self, workers: int) -> None:
         super().__init__(workers)
@@ -53,14 +53,34 @@ class LateNewsLoky(LokyBackend):
         super().submit(fn, job, relay)
 
 
-def _run(backend: LokyBackend, jobs: list[Job], keep_going: bool) -> list[TaskResult]:
+class LateResultsPool(PoolBackend):
+    """A real ``multiprocessing.Pool`` whose successful results reach the supervisor late."""
+
+    def __init__(self, workers: int) -> None:
+        super().__init__(workers, "fork")
+        self.late: list[threading.Timer] = []
+
+    def submit(self, fn: JobFunction, job: Any, done: DoneCallback) -> None:
+        def relay(outcome: Any, error: BaseException | None) -> None:
+            if outcome is not None and outcome.result is not None:
+                timer = threading.Timer(LATE_S, done, (outcome, error))
+                self.late.append(timer)
+                timer.start()
+            else:
+                done(outcome, error)
+
+        super().submit(fn, job, relay)
+
+
+def _run(backend: LokyBackend | PoolBackend, jobs: list[Job], keep_going: bool) -> list[TaskResult]:
     """Run the supervisor in a thread, so a livelock fails the test instead of hanging it."""
     outcome: dict[str, Any] = {}
 
     def target() -> None:
         try:
+            name = "joblib" if isinstance(backend, LokyBackend) else "multiprocessing"
             outcome["results"] = Supervisor(
-                "joblib", backend, keep_going=keep_going, task_timeout=None, emit=lambda r: r
+                name, backend, keep_going=keep_going, task_timeout=None, emit=lambda r: r
             ).run(jobs)
         except BaseException as exc:  # handed to the test thread
             outcome["error"] = exc
@@ -68,18 +88,29 @@ def _run(backend: LokyBackend, jobs: list[Job], keep_going: bool) -> list[TaskRe
     thread = threading.Thread(target=target, daemon=True)
     thread.start()
     thread.join(60)
-    assert not thread.is_alive(), f"supervisor still running after 60 s ({backend.starts} starts)"
+    starts = getattr(backend, "starts", "?")
+    assert not thread.is_alive(), f"supervisor still running after 60 s ({starts} starts)"
     if "error" in outcome:
         raise outcome["error"]
     return outcome["results"]
 
 
 @pytest.fixture
-def killing_jobs(iris):
-    """Four jobs on two workers; the 100-tree one kills its worker (tests/faulty_models.py)."""
+def shared_iris(iris):
     with SharedDataset(iris) as dataset:
-        configs = make_configs([200, 100, 50, 10], model=FAULTY + "kill")
-        yield [Job(i, config, dataset, 0) for i, config in enumerate(configs)]
+        yield dataset
+
+
+def jobs_of(dataset: Any, *estimators: int) -> list[Job]:
+    """Jobs whose 100-tree forest kills its worker (tests/faulty_models.py)."""
+    configs = make_configs(estimators, model=FAULTY + "kill")
+    return [Job(i, config, dataset, 0) for i, config in enumerate(configs)]
+
+
+@pytest.fixture
+def killing_jobs(shared_iris):
+    """Four jobs on two workers: the killer runs beside a bigger forest, two wait their turn."""
+    return jobs_of(shared_iris, 200, 100, 50, 10)
 
 
 def test_late_errors_of_a_broken_pool_do_not_break_the_next_one(killing_jobs):
@@ -97,8 +128,46 @@ def test_late_errors_of_a_broken_pool_do_not_break_the_next_one(killing_jobs):
         assert by_size[n].error is None, by_size[n].error
         assert by_size[n].accuracy is not None
         assert by_size[n].accuracy > 0.8
-    # One start, one restart after the kill; every late error was recognised as old news.
+    # One start, one restart after the kill: every late error was recognised as old news.
+    # (Rarely the 200-tree worker is found dead together with the killer; then which one broke
+    # the pool cannot be told, both run again, and the killer breaks it once more: 3 starts.)
+    assert backend.starts in (2, 3)
+
+
+def test_a_pool_broken_by_the_last_task_is_ready_for_the_next_run(shared_iris):
+    backend = LateNewsLoky(2)
+    backend.start()
+    try:
+        first = _run(backend, jobs_of(shared_iris, 10, 100), keep_going=True)
+        assert first[1].error is not None
+        assert "killed by SIGKILL" in first[1].error
+        assert backend.starts == 2  # restarted at once, not at the next run's expense
+        second = _run(backend, jobs_of(shared_iris, 20, 30), keep_going=True)
+    finally:
+        for timer in backend.late:
+            timer.join()
+        backend.terminate()
+    assert [r.error for r in second] == [None, None]
     assert backend.starts == 2
+
+
+def test_a_finished_task_is_not_blamed_for_its_workers_next_death(shared_iris):
+    # One worker: it finishes the 10-tree forest, whose result is held back, then dies in
+    # the 100-tree one; the death is seen before the earlier result arrives.
+    backend = LateResultsPool(1)
+    backend.start()
+    try:
+        results = _run(backend, jobs_of(shared_iris, 10, 100, 20), keep_going=True)
+    finally:
+        for timer in backend.late:
+            timer.join()
+        backend.terminate()
+    ten, hundred, twenty = results
+    assert ten.error is None, ten.error
+    assert ten.accuracy is not None
+    assert hundred.error is not None
+    assert "running 100 estimators" in hundred.error
+    assert twenty.error is None, twenty.error
 
 
 def test_fail_fast_with_late_errors_names_the_killed_task(killing_jobs):

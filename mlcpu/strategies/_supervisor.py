@@ -36,8 +36,9 @@ from mlcpu._worker import Failure, Outcome, execute, read_marker
 from mlcpu.errors import RemoteTraceback, TaskFailedError, TaskTimeoutError, WorkerDiedError
 from mlcpu.training import TaskResult
 
-# How long a broken pool's error may wait for the death that explains it.
-_CULPRIT_GRACE_S = 1.0
+# How long a broken pool's error may wait for the death that explains it (the death watch
+# may itself wait up to 1 s for the exit status, see ``_exit_code``).
+_CULPRIT_GRACE_S = 2.0
 # Pool breaks with no worker death to blame before keep-going gives up on the tasks in flight
 # (each restart costs a pool start-up; a break that keeps recurring unexplained would loop).
 _MAX_UNEXPLAINED_BREAKS = 3
@@ -283,7 +284,8 @@ class _Run:
         )
         self.deaths: queue.SimpleQueue[list[tuple[int, int | None]]] = queue.SimpleQueue()
         self.generation = 0
-        self.culprit_generation = -1
+        # The generation whose pool was seen losing a worker that ran one of its tasks.
+        self.death_generation = -1
         self.flights: dict[int, _Flight] = {}
         self.finished: dict[int, TaskResult] = {}
         self.lost_deadline = 0.0
@@ -319,6 +321,8 @@ class _Run:
             while self.flights:
                 self.wait()
                 self.check_timeouts()
+            if self.backend.breaks_on_worker_death and self.death_generation == self.generation:
+                self.backend.restart()  # broken under the last task: ready it for the next run
             return [self.finished[job.index] for job in self.jobs]
         except BaseException:
             # Failure, Ctrl-C or SIGTERM: no worker may outlive the run.
@@ -335,28 +339,58 @@ class _Run:
         if multiprocessing.connection.wait([self.wakeup.read_fd], timeout=self.owner.poll_interval):
             self.wakeup.drain()
         self.read_markers()
+        # Results before deaths: a worker that finished a task and then died in its next one
+        # must not take the finished one down with it.
+        self.drain_events()
         while True:
             try:
                 batch = self.deaths.get_nowait()
             except queue.Empty:
                 break
             self.on_death_batch(batch)
-        self.drain_events()
+        self.act_on_break()
+
+    def running(self) -> dict[int, _Flight]:
+        """The task each worker process of the current pool runs now: its latest started.
+
+        A worker may have started its next task before the result of its previous one has
+        reached us; that earlier task is finished, not running.
+        """
+        latest: dict[int, _Flight] = {}
+        for flight in self.flights.values():
+            if flight.generation != self.generation or flight.pid is None:
+                continue
+            known = latest.get(flight.pid)
+            if known is None or (flight.started or 0.0) > (known.started or 0.0):
+                latest[flight.pid] = flight
+        return latest
 
     def on_death_batch(self, batch: list[tuple[int, int | None]]) -> None:
+        # A task writes its marker before it starts, so a death can always be matched to it;
+        # read again in case the marker appeared after this round's first look.
+        self.read_markers()
         # Only deaths of workers running a task of the current pool matter: after a restart
         # the old pool's workers are still dying, and an idle worker's death explains nothing.
-        running = {f.pid for f in self.flights.values() if f.generation == self.generation}
-        culprits = [(pid, exitcode) for pid, exitcode in batch if pid in running]
+        running = self.running()
+        culprits = [(running[pid], pid, code) for pid, code in batch if pid in running]
         if not culprits:
             return
         if self.backend.breaks_on_worker_death:
-            if self.culprit_generation == self.generation:
+            if self.death_generation == self.generation:
                 return  # the pool killing its other workers after the first death
-            self.culprit_generation = self.generation
-        for pid, exitcode in culprits:
-            for flight in [f for f in self.flights.values() if f.pid == pid]:
-                self.report_death(flight, pid, exitcode, together=len(culprits))
+            self.death_generation = self.generation
+            if len(culprits) > 1:
+                # The pool kills the others with SIGKILL: a different death is the culprit.
+                crashed = [c for c in culprits if c[2] != -signal.SIGKILL]
+                if len(crashed) == 1:
+                    culprits = crashed
+                elif self.owner.keep_going:
+                    # Which one broke the pool cannot be told: all run again (a break that
+                    # keeps coming back unexplained is bounded in ``on_pool_broken``).
+                    self.unexplained_breaks += 1
+                    return
+        for flight, pid, exitcode in culprits:
+            self.report_death(flight, pid, exitcode, together=len(culprits))
 
     def drain_events(self) -> None:
         broken = False
@@ -380,10 +414,12 @@ class _Run:
                 self.finished[index] = self.owner.emit(outcome.result)
         if broken and not self.lost_deadline:
             self.lost_deadline = time.monotonic() + _CULPRIT_GRACE_S
-        # Act on a broken pool once its culprit is known (its death batch may arrive a moment
-        # after the pool's own error), or after a grace period if no worker death is seen.
+
+    def act_on_break(self) -> None:
+        """Act on a broken pool once its culprit is known (its death may be seen a moment
+        after the pool's own errors), or after a grace period if no worker death is seen."""
         if self.lost_deadline and (
-            self.culprit_generation == self.generation or time.monotonic() > self.lost_deadline
+            self.death_generation == self.generation or time.monotonic() > self.lost_deadline
         ):
             self.lost_deadline = 0.0
             self.on_pool_broken()
@@ -428,9 +464,11 @@ class _Run:
                 f"{describe_exit(exitcode)}"
             )
             if together > 1:
+                message += f" ({together} workers were found dead at the same moment"
                 message += (
-                    f" ({together} workers were found dead at the same moment; the pool stops "
-                    "the others when one dies, so some of them may be bystanders)"
+                    "; the pool stops the others when one dies, so some may be bystanders)"
+                    if self.backend.breaks_on_worker_death
+                    else ")"
                 )
             error = WorkerDiedError(
                 message,
@@ -453,10 +491,16 @@ class _Run:
         after the restart. Resubmitting only the first ones would leave the others to break
         the new pool again when their errors arrive, restart after restart.
         """
-        explained = self.culprit_generation == self.generation
-        self.unexplained_breaks += not explained
-        innocent = [f for f in self.flights.values() if f.generation == self.generation]
-        if not innocent:
+        if self.death_generation != self.generation:
+            self.unexplained_breaks += 1
+        in_flight = [f for f in self.flights.values() if f.generation == self.generation]
+        for flight in in_flight:
+            if flight.timed_out:  # its worker was stopped for it: settled, not run again
+                self.report_death(flight, flight.pid, None)
+        innocent = [f for f in in_flight if not f.timed_out]
+        if not innocent:  # nothing left to run (every task is of the current pool)
+            self.backend.restart()  # ready for the next run
+            self.generation += 1
             return
         labels = ", ".join(f.job.label for f in innocent)
         if not self.owner.keep_going or self.unexplained_breaks > _MAX_UNEXPLAINED_BREAKS:
@@ -492,7 +536,12 @@ class _Run:
         if timeout is None:
             return
         now = time.perf_counter()
-        for flight in list(self.flights.values()):
+        # A process runs one task at a time: only its latest started can be overrunning (a
+        # thread pool's tasks all share one pid and run side by side).
+        candidates = (
+            self.running().values() if self.backend.can_stop_tasks else self.flights.values()
+        )
+        for flight in list(candidates):
             if flight.started is None or flight.timed_out or now - flight.started <= timeout:
                 continue
             flight.timed_out = True
