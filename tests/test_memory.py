@@ -36,8 +36,9 @@ STRATEGIES = [
     "dask",
 ]
 REPORT: dict[str, dict[str, float]] = {}
-# What the data may add to the peak, in datasets (see the test).
-ADDED_BOUND = 1.5
+# What the data may add to the peak, in datasets: one copy plus slack; a second copy anywhere
+# would add a whole 1.0 more.
+ADDED_BOUND = 1.3
 
 
 def peak_training_pss(strategy: str, size: tuple[str, ...]) -> tuple[float, float]:
@@ -59,24 +60,34 @@ def peak_training_pss(strategy: str, size: tuple[str, ...]) -> tuple[float, floa
         reader.start()
         root = psutil.Process(process.pid)
         assert loaded.wait(180), "mlcpu never finished loading the data"
-        peak = 0
+        peak, previous, backwards = 0, 0, False
         while process.poll() is None:
-            total = 0
             try:
                 tree = [root, *root.children(recursive=True)]
             except psutil.Error:
                 break
-            for member in tree:
-                try:
-                    total += member.memory_full_info().pss
-                except psutil.Error:
-                    continue
-            peak = max(peak, total)
+            total = tree_pss(tree[::-1] if backwards else tree)
+            # PSS is read one process at a time: while workers are mapping the shared data, a
+            # page read in the parent before a worker mapped it and in the worker after is
+            # counted more than once (up to +30% of the data on a loaded machine). A peak must
+            # therefore hold across two consecutive samples, read in opposite orders.
+            peak = max(peak, min(previous, total))
+            previous, backwards = total, not backwards
             time.sleep(0.02)
         reader.join(timeout=10)
         assert process.wait(timeout=300) == 0, process.stderr.read() if process.stderr else ""
     rows, features = int(size[1]), int(size[3])
     return peak / 2**20, rows * features * 4 / 2**20
+
+
+def tree_pss(processes: list[psutil.Process]) -> int:
+    total = 0
+    for member in processes:
+        try:
+            total += member.memory_full_info().pss
+        except psutil.Error:
+            continue
+    return total
 
 
 @pytest.mark.slow
@@ -94,8 +105,5 @@ def test_the_data_are_in_memory_once(strategy):
         f"({peak / dataset_mib:.2f}x); same run on tiny data {baseline:.0f} MiB; "
         f"the data added {added:.0f} MiB ({added / dataset_mib:.2f}x)"
     )
-    # One copy of the data, never one per worker or per task. Each peak is sampled every 20 ms
-    # and moves by +-25 MiB between identical runs (worker start-up, scoring buffers, the
-    # tiny run's short life on a loaded machine), so "added" ranged 1.10-1.42x for one
-    # strategy; a second copy anywhere would add another 1.0x, so the bound sits between.
+    # One copy of the data (plus slack), never one per worker or per task.
     assert added < ADDED_BOUND * dataset_mib
