@@ -78,10 +78,18 @@ def matches(pattern: str, name: str) -> bool:
     return pattern in {name, function, family, *ids.rstrip("]").split("-")}
 
 
+# What a rule list looks like for each kind of value, quoted in errors.
+_EXAMPLES: dict[Callable[[str], float], str] = {
+    parse_percent: "iris=20%,*=10%",
+    parse_accuracy: "synthetic=0.01,*=0",
+}
+
+
 def parse_rules(
     spec: str | Mapping[str, Any], value: Callable[[str], float], default: float
 ) -> Rules:
     """``"iris=20%,*=10%"`` or ``{"iris": "20%", "*": "10%"}`` -> ``Rules``."""
+    example = _EXAMPLES.get(value, "PATTERN=VALUE,*=VALUE")
     if isinstance(spec, Mapping):
         items = [(str(k), str(v)) for k, v in spec.items()]
     else:
@@ -90,7 +98,7 @@ def parse_rules(
             pattern, sep, raw = part.rpartition("=")
             if not part.strip() or (sep and not pattern.strip()):
                 raise ValueError(
-                    f"expected rules like 'iris=20%,*=10%' (PATTERN=VALUE, comma-separated), "
+                    f"expected rules like {example!r} (PATTERN=VALUE, comma-separated), "
                     f"got {spec!r}"
                 )
             items.append((pattern.strip() if sep else "*", raw.strip()))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from mlcpu.compare import natural_key
@@ -79,6 +81,13 @@ def test_a_bare_value_is_the_default_and_a_table_works_too():
 def test_bad_rules(spec, message):
     with pytest.raises(ValueError, match=message):
         parse_rules(spec, parse_percent, 0.1)
+
+
+def test_a_bad_rule_list_is_shown_an_example_of_its_own_kind():
+    with pytest.raises(ValueError, match=re.escape("'iris=20%,*=10%'")):
+        parse_rules("", parse_percent, 0.1)
+    with pytest.raises(ValueError, match=re.escape("'synthetic=0.01,*=0'")):
+        parse_rules("", parse_accuracy, 0.0)
 
 
 def test_groups_sort_naturally():
