@@ -29,13 +29,34 @@ from tests.conftest import FAULTY
 LATE_S = 0.4
 
 
+class LateNews:
+    """Hands news on to the supervisor at once, or ``LATE_S`` later from a timer thread."""
+
+    def __init__(self) -> None:
+        self.timers: list[threading.Timer] = []
+
+    def hand_on(
+        self, done: DoneCallback, outcome: Any, error: BaseException | None, *, late: bool
+    ) -> None:
+        if not late:
+            done(outcome, error)
+            return
+        timer = threading.Timer(LATE_S, done, (outcome, error))
+        self.timers.append(timer)
+        timer.start()
+
+    def join(self) -> None:
+        for timer in self.timers:
+            timer.join()
+
+
 class LateNewsLoky(LokyBackend):
     """A real loky pool whose broken-pool errors reach the supervisor late, except the first."""
 
     def __init__(self, workers: int) -> None:
         super().__init__(workers)
         self.starts = 0
-        self.late: list[threading.Timer] = []
+        self.late = LateNews()
 
     def start(self) -> None:
         self.starts += 1
@@ -43,12 +64,8 @@ class LateNewsLoky(LokyBackend):
 
     def submit(self, fn: JobFunction, job: Any, done: DoneCallback) -> None:
         def relay(outcome: Any, error: BaseException | None) -> None:
-            if isinstance(error, self.broken_errors) and job.index != 0:
-                timer = threading.Timer(LATE_S, done, (outcome, error))
-                self.late.append(timer)
-                timer.start()
-            else:
-                done(outcome, error)
+            late = isinstance(error, self.broken_errors) and job.index != 0
+            self.late.hand_on(done, outcome, error, late=late)
 
         super().submit(fn, job, relay)
 
@@ -58,16 +75,12 @@ class LateResultsPool(PoolBackend):
 
     def __init__(self, workers: int) -> None:
         super().__init__(workers, "fork")
-        self.late: list[threading.Timer] = []
+        self.late = LateNews()
 
     def submit(self, fn: JobFunction, job: Any, done: DoneCallback) -> None:
         def relay(outcome: Any, error: BaseException | None) -> None:
-            if outcome is not None and outcome.result is not None:
-                timer = threading.Timer(LATE_S, done, (outcome, error))
-                self.late.append(timer)
-                timer.start()
-            else:
-                done(outcome, error)
+            late = outcome is not None and outcome.result is not None
+            self.late.hand_on(done, outcome, error, late=late)
 
         super().submit(fn, job, relay)
 
@@ -119,8 +132,7 @@ def test_late_errors_of_a_broken_pool_do_not_break_the_next_one(killing_jobs):
     try:
         results = _run(backend, killing_jobs, keep_going=True)
     finally:
-        for timer in backend.late:
-            timer.join()
+        backend.late.join()
         backend.terminate()
     by_size = {r.config.n_estimators: r for r in results}
     assert "killed by SIGKILL" in (by_size[100].error or "")
@@ -144,8 +156,7 @@ def test_a_pool_broken_by_the_last_task_is_ready_for_the_next_run(shared_iris):
         assert backend.starts == 2  # restarted at once, not at the next run's expense
         second = _run(backend, jobs_of(shared_iris, 20, 30), keep_going=True)
     finally:
-        for timer in backend.late:
-            timer.join()
+        backend.late.join()
         backend.terminate()
     assert [r.error for r in second] == [None, None]
     assert backend.starts == 2
@@ -159,8 +170,7 @@ def test_a_finished_task_is_not_blamed_for_its_workers_next_death(shared_iris):
     try:
         results = _run(backend, jobs_of(shared_iris, 10, 100, 20), keep_going=True)
     finally:
-        for timer in backend.late:
-            timer.join()
+        backend.late.join()
         backend.terminate()
     ten, hundred, twenty = results
     assert ten.error is None, ten.error
@@ -179,7 +189,6 @@ def test_fail_fast_with_late_errors_names_the_killed_task(killing_jobs):
         with pytest.raises(WorkerDiedError, match=r"running 100 estimators .* killed by SIGKILL"):
             _run(backend, killing_jobs, keep_going=False)
     finally:
-        for timer in backend.late:
-            timer.join()
+        backend.late.join()
         backend.terminate()
     assert backend.starts == 1
