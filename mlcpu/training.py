@@ -89,6 +89,33 @@ class TaskResult:
             **fields,
         )
 
+    @classmethod
+    def unreported(
+        cls,
+        index: int,
+        config: TaskConfig,
+        *,
+        started: float | None,
+        pid: int | None,
+        error: str,
+        ended: float | None = None,
+    ) -> Self:
+        """The error record of a task whose worker died or was stopped before reporting back:
+        no accuracy, no CPU; from its start (if it was seen) until ``ended`` (default now)."""
+        ended = time.perf_counter() if ended is None else ended
+        started = ended if started is None else started
+        return cls(
+            index=index,
+            config=config,
+            accuracy=None,
+            seconds=ended - started,
+            cpu=None,
+            pid=pid or 0,
+            started=started,
+            ended=ended,
+            error=error,
+        )
+
     @property
     def n_estimators(self) -> int:
         return self.config.n_estimators

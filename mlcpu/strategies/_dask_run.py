@@ -211,16 +211,13 @@ class DaskRun:
                 timeout=owner.task_timeout or 0.0,
                 completed=self.completed(),
             )
-        record = TaskResult(
-            index=flight.job.index,
-            config=flight.job.config,
-            accuracy=None,
-            seconds=ended - flight.started,
-            cpu=None,
-            pid=pid or 0,
+        record = TaskResult.unreported(
+            flight.job.index,
+            flight.job.config,
             started=flight.started,
-            ended=ended,
+            pid=pid,
             error=message,
+            ended=ended,
         )
         self.record(flight, record, address, None)
 

@@ -288,7 +288,7 @@ class _Run:
         self.death_generation = -1
         self.flights: dict[int, _Flight] = {}
         self.finished: dict[int, TaskResult] = {}
-        self.lost_deadline = 0.0
+        self.break_deadline = 0.0
         self.unexplained_breaks = 0
         self.jobs = [replace(job, marker_dir=marker_dir) for job in jobs]
 
@@ -412,16 +412,16 @@ class _Run:
             elif outcome is not None and outcome.result is not None:
                 del self.flights[index]
                 self.finished[index] = self.owner.emit(outcome.result)
-        if broken and not self.lost_deadline:
-            self.lost_deadline = time.monotonic() + _CULPRIT_GRACE_S
+        if broken and not self.break_deadline:
+            self.break_deadline = time.monotonic() + _CULPRIT_GRACE_S
 
     def act_on_break(self) -> None:
         """Act on a broken pool once its culprit is known (its death may be seen a moment
         after the pool's own errors), or after a grace period if no worker death is seen."""
-        if self.lost_deadline and (
-            self.death_generation == self.generation or time.monotonic() > self.lost_deadline
+        if self.break_deadline and (
+            self.death_generation == self.generation or time.monotonic() > self.break_deadline
         ):
-            self.lost_deadline = 0.0
+            self.break_deadline = 0.0
             self.on_pool_broken()
 
     # -- failures ---------------------------------------------------------------------------
@@ -481,7 +481,7 @@ class _Run:
             )
         if not self.owner.keep_going:
             raise error
-        self.settle_failed(flight, _stopped_result(flight, message, pid))
+        self.settle_failed(flight, _unreported(flight, message, pid))
 
     def on_pool_broken(self) -> None:
         """The whole pool broke (loky): the culprit was reported; resubmit the innocent.
@@ -498,27 +498,22 @@ class _Run:
             if flight.timed_out:  # its worker was stopped for it: settled, not run again
                 self.report_death(flight, flight.pid, None)
         innocent = [f for f in in_flight if not f.timed_out]
-        if not innocent:  # nothing left to run (every task is of the current pool)
-            self.backend.restart()  # ready for the next run
-            self.generation += 1
-            return
-        labels = ", ".join(f.job.label for f in innocent)
-        if not self.owner.keep_going or self.unexplained_breaks > _MAX_UNEXPLAINED_BREAKS:
-            message = f"{self.owner.strategy}: a worker process died and the pool stopped"
-            if self.unexplained_breaks > _MAX_UNEXPLAINED_BREAKS:
-                message = (
-                    f"{self.owner.strategy}: the pool broke {self.unexplained_breaks} times "
-                    "without a worker death that names the task; giving up"
-                )
-            if not self.owner.keep_going:
-                raise WorkerDiedError(
-                    f"{message}; unfinished: {labels}",
-                    strategy=self.owner.strategy,
-                    completed=self.completed(),
-                )
+        if not self.owner.keep_going and innocent:
+            raise WorkerDiedError(
+                f"{self.owner.strategy}: a worker process died and the pool stopped; "
+                f"unfinished: {', '.join(f.job.label for f in innocent)}",
+                strategy=self.owner.strategy,
+                completed=self.completed(),
+            )
+        if self.unexplained_breaks > _MAX_UNEXPLAINED_BREAKS:
+            message = (
+                f"{self.owner.strategy}: the pool broke {self.unexplained_breaks} times "
+                "without a worker death that names the task; giving up"
+            )
             for flight in innocent:
-                self.settle_failed(flight, _stopped_result(flight, message, flight.pid))
-            return
+                self.settle_failed(flight, _unreported(flight, message, flight.pid))
+            innocent = []
+        # Restarted even with nothing left to run: the next run must find a working pool.
         self.backend.restart()
         self.generation += 1
         for flight in innocent:
@@ -552,19 +547,10 @@ class _Run:
                 self.report_death(flight, flight.pid, None)
 
 
-def _stopped_result(flight: _Flight, message: str, pid: int | None) -> TaskResult:
-    """The error record of a task whose worker died or was stopped (it never reported back)."""
-    now = time.perf_counter()
-    return TaskResult(
-        index=flight.job.index,
-        config=flight.job.config,
-        accuracy=None,
-        seconds=now - (flight.started or now),
-        cpu=None,
-        pid=pid or 0,
-        started=flight.started or now,
-        ended=now,
-        error=message,
+def _unreported(flight: _Flight, message: str, pid: int | None) -> TaskResult:
+    job = flight.job
+    return TaskResult.unreported(
+        job.index, job.config, started=flight.started, pid=pid, error=message
     )
 
 
