@@ -69,7 +69,8 @@ class Runner:
             raise InputError("at least one strategy is needed")
         self.workload = workload
         self.strategies = [
-            registry.create(s, **strategy_options) if isinstance(s, str) else s for s in strategies
+            registry.create_shared(s, strategy_options) if isinstance(s, str) else s
+            for s in strategies
         ]
         names = [s.name for s in self.strategies]
         duplicates = sorted({n for n in names if names.count(n) > 1})

@@ -13,17 +13,22 @@ from mlcpu.strategies.pools import START_METHODS, shared
 from mlcpu.workload import Workload, make_configs
 from tests.conftest import FAULTY, worker_children
 
-VARIANTS = [
-    ("sequential", {}),
-    ("joblib", {}),
-    *[("multiprocessing", {"start_method": m}) for m in START_METHODS],
-    ("threads", {}),
-    ("sklearn", {}),
-    ("incremental", {}),
-    ("dask", {}),
-    ("balanced", {}),
-]
-IDS = [f"{name}-{opts['start_method']}" if opts else name for name, opts in VARIANTS]
+
+def _variants() -> list:
+    """One case per registered strategy (one per start method for multiprocessing)."""
+    cases = []
+    for name in registry.names():
+        variants = (
+            [{"start_method": m} for m in START_METHODS] if name == "multiprocessing" else [{}]
+        )
+        for options in variants:
+            label = "-".join([name, *options.values()])
+            marks = [] if registry.available(name) else [pytest.mark.skip(f"{name}: not installed")]
+            cases.append(pytest.param((name, options), id=label, marks=marks))
+    return cases
+
+
+VARIANTS = _variants()
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +37,7 @@ def reference(iris_workload):
         return strategy.run(iris_workload)
 
 
-@pytest.fixture(scope="module", params=VARIANTS, ids=IDS)
+@pytest.fixture(scope="module", params=VARIANTS)
 def strategy(request):
     name, options = request.param
     with registry.create(name, workers=2, **options) as started:
@@ -76,7 +81,7 @@ def test_task_exception_comes_through_with_message(strategy, iris):
     assert "deliberate failure at 100 trees" in error.remote_traceback
     assert "Traceback" in error.remote_traceback
     # The strategy is still usable after a failure.
-    assert [r.accuracy is not None for r in strategy.run(Workload(iris, make_configs([5]), 0))]
+    assert all(r.accuracy is not None for r in strategy.run(Workload(iris, make_configs([5]), 0)))
 
 
 def test_keep_going_records_the_failure_and_finishes_the_rest(strategy, iris):
@@ -115,13 +120,39 @@ def test_unavailable_start_method_is_refused():
         registry.create("multiprocessing", start_method="teleport")
 
 
-def test_create_passes_only_the_options_a_strategy_accepts():
-    strategy = registry.create("sequential", workers=4, start_method="spawn", keep_going=True)
+def test_every_registered_strategy_runs_the_conformance_suite():
+    """A strategy registered without a case in the shared suite would escape every test."""
+    covered = {case.values[0][0] for case in VARIANTS}
+    assert covered == set(registry.names())
+
+
+def test_create_refuses_an_unknown_option_and_lists_the_accepted_ones():
+    with pytest.raises(
+        InputError,
+        match=r"strategy 'joblib' has no option 'task_timout'; "
+        r"it accepts workers, task_timeout, keep_going",
+    ):
+        registry.create("joblib", task_timout=5)
+    with pytest.raises(InputError, match=r"'sequential' has no option 'start_method'"):
+        registry.create("sequential", start_method="spawn")
+
+
+def test_create_shared_passes_only_the_options_a_strategy_accepts():
+    options = {"workers": 4, "start_method": "spawn", "keep_going": True, "scheduler": None}
+    strategy = registry.create_shared("sequential", options)
     assert strategy.workers == 1  # sequential is one worker whatever is asked
     assert strategy.keep_going is True
-    assert registry.create("multiprocessing", start_method="spawn").label == (
-        "multiprocessing (spawn)"
-    )
+    assert registry.create_shared("multiprocessing", options).label == "multiprocessing (spawn)"
+    with pytest.raises(InputError, match=r"no strategy has an option 'task_timout'"):
+        registry.create_shared("sequential", {"task_timout": 5})
+
+
+def test_summaries_come_from_the_classes():
+    summaries = registry.summaries()
+    assert summaries
+    for name, summary in summaries.items():
+        assert summary == registry.get(name).summary
+    assert [n for n in registry.names() if registry.available(n)] == list(summaries)
 
 
 def test_a_task_for_a_worker_carries_the_data_by_reference(synthetic_small):
