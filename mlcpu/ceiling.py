@@ -4,18 +4,24 @@ Speedup / workers calls 1.85x on two cores 92% efficient, but two forests traine
 this kind of machine each run 8-16% slower than one alone (shared caches, memory bandwidth,
 turbo clocks): no strategy can do better than the hardware. So ``measure`` trains the same unit
 of work -- a forest of the workload's own model and parameters on its own data, sized to take
-about ``target_s`` -- once alone on one worker, then on every worker at once (started together
-behind a barrier), twice each, interleaved. The ceiling is ``workers * alone / together`` with
-the best time of each: the speedup a perfectly balanced strategy with no overhead would reach.
+about ``target_s`` -- alone on one worker and on every worker at once (started together behind
+a barrier), in rounds. A round is one pair, alone and together adjacent in time (which goes first
+alternates), so a slow spell on the machine slows both halves of a pair and cancels in its ratio
+``workers * alone / together``: the speedup a perfectly balanced strategy with no overhead would
+reach. The ceiling is the Hodges-Lehmann estimate of the rounds' ratios with the Wilcoxon
+signed-rank interval of ``mlcpu.ratios``; rounds go on until that interval is within ±3% of the
+estimate or a time bound is reached (``StoppingRule``).
 
 It uses its own short-lived fork pool (milliseconds to start), before any strategy starts.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,15 +30,61 @@ from mlcpu import models
 from mlcpu.workload import TaskConfig, Workload
 
 TARGET_S = 0.12  # how long one unit should take alone: long enough to time, short to pay
-ROUNDS = 2
 MAX_TREES = 500
 CALIBRATION_TREES = 3
 UNIT_TIMEOUT_S = 120.0
 
 
+@dataclass(frozen=True)
+class StoppingRule:
+    """When to stop measuring rounds: once the interval is within ``precision`` of the estimate,
+    or before a round would end past ``time_bound_s`` (from the start of ``measure``), or after
+    ``max_rounds``; never before ``min_rounds`` nor before ``mlcpu.ratios`` can give an interval
+    at this ``alpha`` (6 rounds at 95%).
+
+    The bound keeps ``mlcpu run`` short on tiny datasets: a round costs about 2.5 units.
+    """
+
+    precision: float = 0.03
+    alpha: float = 0.05
+    min_rounds: int = 5
+    max_rounds: int = 30
+    time_bound_s: float = 3.0
+
+    def stop(self, log_ratios: Sequence[float], spent_s: float, round_s: float) -> str | None:
+        """Why to stop after these rounds, or None to measure another one.
+
+        ``spent_s`` is the time since measuring began, ``round_s`` how long a round takes (the
+        last one), so the bound is kept rather than overrun by a round.
+        """
+        from mlcpu import ratios  # numpy and scipy only when measuring, not to read results
+
+        if len(log_ratios) < max(self.min_rounds, ratios.fewest_rounds(self.alpha)):
+            return None
+        interval = ratios.ratio_interval(log_ratios, self.alpha)
+        if interval is not None and within(
+            interval.low, interval.high, interval.estimate, self.precision
+        ):
+            return f"interval within ±{self.precision:.0%}"
+        if len(log_ratios) >= self.max_rounds:
+            return f"round limit ({self.max_rounds})"
+        if spent_s + round_s > self.time_bound_s:
+            return f"time bound ({self.time_bound_s:g} s)"
+        return None
+
+
+def within(low: float, high: float, estimate: float, precision: float) -> bool:
+    """Whether [low, high] lies within ±precision of the estimate (0.03: ±3%)."""
+    return estimate * (1 - precision) <= low and high <= estimate * (1 + precision)
+
+
 @dataclass
 class Ceiling:
-    """The measured ceiling, or why there is none (``ratio`` None and ``skipped`` set)."""
+    """The measured ceiling, or why there is none (``ratio`` None and ``skipped`` set).
+
+    ``low``/``high`` bound ``ratio`` at confidence ``level``; records written before the ceiling
+    had an interval load with them None.
+    """
 
     ratio: float | None
     workers: int
@@ -43,15 +95,30 @@ class Ceiling:
     seconds: float = 0.0
     method: str = (
         "one unit of training (the workload's largest configuration, fewer trees) alone on "
-        "one worker vs on every worker at once; ratio = workers * best alone / best together"
+        "one worker and on every worker at once, in adjacent pairs (order alternating); "
+        "ratio = Hodges-Lehmann estimate of the pairs' workers * alone / together, with its "
+        "Wilcoxon signed-rank interval"
     )
     skipped: str | None = None
+    low: float | None = None
+    high: float | None = None
+    level: float | None = None
+    rounds: int | None = None
+    stopped: str | None = None  # why measuring stopped: interval narrow enough, or a bound
 
     def for_workers(self, workers: int) -> float | None:
         """The ceiling for a strategy with ``workers`` workers (one worker: 1 by definition)."""
         if workers == 1:
             return 1.0
         return self.ratio if workers == self.workers else None
+
+    def interval_for(self, workers: int) -> tuple[float, float] | None:
+        """(low, high) of the ceiling for ``workers`` workers; None if it has no interval."""
+        if workers == 1:
+            return 1.0, 1.0
+        if workers != self.workers or self.low is None or self.high is None:
+            return None
+        return self.low, self.high
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -67,7 +134,11 @@ def skipped(reason: str, workers: int = 1) -> Ceiling:
 
 
 def measure(
-    workload: Workload, workers: int, *, target_s: float = TARGET_S, rounds: int = ROUNDS
+    workload: Workload,
+    workers: int,
+    *,
+    target_s: float = TARGET_S,
+    rule: StoppingRule = StoppingRule(),
 ) -> Ceiling:
     """Measure the ceiling for ``workers`` workers; never raises for a failed measurement."""
     began = time.perf_counter()
@@ -76,24 +147,37 @@ def measure(
         return Ceiling(ratio=1.0, workers=workers, skipped="one worker: the ceiling is 1")
     if not models.is_builtin(config.model):
         return skipped(f"custom model {config.model!r} is not run outside its tasks", workers)
+    from mlcpu import ratios
     from mlcpu.strategies.pools import shared  # pools only when measuring, not to read results
 
     try:
         with shared(workload) as ready:
             trees = _calibrate(config, ready, target_s)
             unit = TaskConfig(trees, model=config.model, params=config.params)
-            alone, together = _time_units(unit, ready, workers, rounds)
+            alone, together, stopped = _time_rounds(unit, ready, workers, rule, began)
     except Exception as exc:  # the run goes on without a ceiling
         return skipped(f"measurement failed: {type(exc).__name__}: {exc}", workers)
+    logs = log_ratios(alone, together, workers)
+    interval = ratios.ratio_interval(logs, rule.alpha)
     return Ceiling(
-        ratio=workers * min(alone) / min(together),
+        ratio=interval.estimate if interval else math.exp(sum(logs) / len(logs)),
         workers=workers,
         unit=f"a {trees}-tree {config.model} on {workload.dataset.name}",
         trees=trees,
         alone_s=alone,
         together_s=together,
         seconds=time.perf_counter() - began,
+        low=interval.low if interval else None,
+        high=interval.high if interval else None,
+        level=interval.level if interval else None,
+        rounds=len(alone),
+        stopped=stopped,
     )
+
+
+def log_ratios(alone: Sequence[float], together: Sequence[float], workers: int) -> list[float]:
+    """log(workers * alone_i / together_i) for each round i."""
+    return [math.log(workers * a / t) for a, t in zip(alone, together, strict=True)]
 
 
 def _calibrate(config: TaskConfig, workload: Workload, target_s: float) -> int:
@@ -108,9 +192,10 @@ def _calibrate(config: TaskConfig, workload: Workload, target_s: float) -> int:
     return max(2, min(MAX_TREES, round(target_s / per_tree)))
 
 
-def _time_units(
-    unit: TaskConfig, workload: Workload, workers: int, rounds: int
-) -> tuple[list[float], list[float]]:
+def _time_rounds(
+    unit: TaskConfig, workload: Workload, workers: int, rule: StoppingRule, began: float
+) -> tuple[list[float], list[float], str]:
+    """Alone and together times, one pair per round, until ``rule`` stops (and why)."""
     from mlcpu.strategies._backends import PoolBackend
     from mlcpu.strategies.pools import DEFAULT_START_METHOD
 
@@ -122,18 +207,36 @@ def _time_units(
         backend.start()
         pool = backend.pool
         assert pool is not None
-        for _ in range(rounds):
+
+        def one() -> float:
             started, ended = pool.apply_async(train_unit, (*args, None, 1)).get(UNIT_TIMEOUT_S)
-            alone.append(ended - started)
+            return ended - started
+
+        def every() -> float:
             with tempfile.TemporaryDirectory(prefix="mlcpu-ceiling-") as barrier:
                 pending = [
                     pool.apply_async(train_unit, (*args, barrier, workers)) for _ in range(workers)
                 ]
                 spans = [p.get(UNIT_TIMEOUT_S) for p in pending]
-            together.append(max(e for _, e in spans) - min(s for s, _ in spans))
+            return max(e for _, e in spans) - min(s for s, _ in spans)
+
+        every()  # untimed: each worker's first fit pays one-off costs (page faults, caches)
+        while True:
+            round_began = time.perf_counter()
+            if len(alone) % 2 == 0:
+                alone.append(one())
+                together.append(every())
+            else:
+                together.append(every())
+                alone.append(one())
+            now = time.perf_counter()
+            stopped = rule.stop(
+                log_ratios(alone, together, workers), now - began, now - round_began
+            )
+            if stopped is not None:
+                return alone, together, stopped
     finally:
         backend.terminate()
-    return alone, together
 
 
 def train_unit(

@@ -33,6 +33,8 @@ class StrategyResult:
     speedup_with_startup: float | None = None
     efficiency: float | None = None
     of_ceiling: float | None = None  # speedup / the machine's measured ceiling (mlcpu.ceiling)
+    of_ceiling_low: float | None = None  # speedup / the ceiling interval's high end
+    of_ceiling_high: float | None = None  # speedup / the ceiling interval's low end
 
     @property
     def elapsed_s(self) -> float | None:
@@ -66,6 +68,8 @@ class StrategyResult:
             "speedup_with_startup": self.speedup_with_startup,
             "efficiency": self.efficiency,
             "of_ceiling": self.of_ceiling,
+            "of_ceiling_low": self.of_ceiling_low,
+            "of_ceiling_high": self.of_ceiling_high,
             "options": self.options,
             "tasks": [t.to_dict() for t in self.tasks],
             "runs": [
@@ -104,6 +108,8 @@ class StrategyResult:
             speedup_with_startup=record.get("speedup_with_startup"),
             efficiency=record.get("efficiency"),
             of_ceiling=record.get("of_ceiling"),
+            of_ceiling_low=record.get("of_ceiling_low"),
+            of_ceiling_high=record.get("of_ceiling_high"),
         )
 
 
@@ -134,13 +140,17 @@ class RunResults:
             elapsed = result.elapsed_s
             if reference is None or elapsed is None or elapsed <= 0:
                 result.speedup = result.efficiency = result.speedup_with_startup = None
-                result.of_ceiling = None
+                result.of_ceiling = result.of_ceiling_low = result.of_ceiling_high = None
                 continue
             result.speedup = reference / elapsed
             result.efficiency = result.speedup / result.workers
             result.speedup_with_startup = reference / (elapsed + result.startup_s)
             limit = self.ceiling.for_workers(result.workers) if self.ceiling else None
             result.of_ceiling = result.speedup / limit if limit else None
+            ends = self.ceiling.interval_for(result.workers) if self.ceiling else None
+            result.of_ceiling_low, result.of_ceiling_high = (
+                (result.speedup / ends[1], result.speedup / ends[0]) if ends else (None, None)
+            )
 
     def failed_tasks(self) -> list[tuple[str, TaskResult]]:
         """(strategy, task) for every task recorded as failed (``keep_going`` runs)."""

@@ -24,9 +24,11 @@ from typing import Any
 
 import pytest
 
+from mlcpu import console
+from mlcpu.ceiling import Ceiling
 from mlcpu.cli import main
 from mlcpu.data import load_dataset
-from mlcpu.results import RunResults
+from mlcpu.results import RunResults, StrategyResult
 from mlcpu.runner import Runner
 from mlcpu.strategies.pools import MultiprocessingStrategy, ThreadsStrategy
 from mlcpu.workload import Workload, make_configs
@@ -529,9 +531,13 @@ def test_html_report_is_one_self_contained_file(run_files, run_document, tmp_pat
     assert "link" not in parser.tags
     assert "script" not in parser.tags
     assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}/", text.replace("\n", " "))
+    assert "<th>of ceiling</th>" in text
     for strategy in run_document["strategies"]:
         assert f"<td>{strategy['label']}</td>" in text
         assert f"{strategy['speedup']:.2f}×" in text
+        of_ceiling = console.of_ceiling_text(StrategyResult.from_dict(strategy))
+        assert f'<td class="num">{of_ceiling}</td>' in text
+    assert console.ceiling_line(Ceiling.from_dict(run_document["ceiling"])) in text
     machine = run_document["machine"]
     assert f"<td>usable CPUs (affinity, quota)</td><td>{machine['usable_cpus']}</td>" in text
     assert f"<td>Python</td><td>{machine['python']}</td>" in text

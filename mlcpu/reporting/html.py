@@ -14,6 +14,7 @@ from typing import Any
 
 from mlcpu import atomic
 from mlcpu._version import __version__
+from mlcpu.console import ceiling_line, of_ceiling_text
 from mlcpu.reporting import _mpl, charts
 from mlcpu.reporting.captions import workload_caption
 from mlcpu.reporting.sources import Sweep
@@ -125,12 +126,13 @@ def _strategy_table(results: RunResults) -> str:
                 _n(s.startup_s, ".4f"),
                 _n(s.speedup, ".2f", suffix="×"),
                 _n(efficiency, ".0f", suffix="%"),
+                of_ceiling_text(s),
                 _n(s.speedup_with_startup, ".2f", suffix="×"),
                 len(s.runs_s),
             ]
         )
     median = " (median of the runs)" if results.repeat > 1 else ""
-    return _table(
+    table = _table(
         [
             "strategy",
             "workers",
@@ -138,12 +140,17 @@ def _strategy_table(results: RunResults) -> str:
             "start-up s",
             "speedup",
             "efficiency",
+            "of ceiling",
             "with start-up",
             "runs",
         ],
         rows,
         numeric_from=1,
     )
+    ceiling = results.ceiling
+    if ceiling is None or ceiling.ratio is None:
+        return table
+    return f"{table}<p>{_e(ceiling_line(ceiling))}; of ceiling = speedup / ceiling.</p>"
 
 
 def _sweep_summary(sweep: Sweep) -> str:
