@@ -3,14 +3,14 @@
 ``InputError`` (a ``ValueError``) means the request itself was wrong: the command line maps it to
 exit code 2. ``TaskError`` and its subclasses mean a training task failed while running: exit
 code 1. Every message names what was wrong and what is allowed.
+
+A leaf module: every other mlcpu module may import it, so it imports none of them (the records
+in ``TaskError.completed`` are ``mlcpu.records.TaskResult``, typed here as ``Any``).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from mlcpu.training import TaskResult
+from typing import Any
 
 
 class MlcpuError(Exception):
@@ -46,8 +46,8 @@ class RemoteTraceback(Exception):
 class TaskError(MlcpuError, RuntimeError):
     """A training task failed under some strategy.
 
-    ``completed`` holds the results that finished before the failure, so nothing already
-    computed is lost.
+    ``completed`` holds the results (``TaskResult``) that finished before the failure, so
+    nothing already computed is lost.
     """
 
     def __init__(
@@ -56,12 +56,12 @@ class TaskError(MlcpuError, RuntimeError):
         *,
         strategy: str,
         config: Any = None,
-        completed: list[TaskResult] | None = None,
+        completed: list[Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.strategy = strategy
         self.config = config
-        self.completed: list[TaskResult] = list(completed or [])
+        self.completed: list[Any] = list(completed or [])
 
 
 class TaskFailedError(TaskError):
@@ -76,7 +76,7 @@ class TaskFailedError(TaskError):
         exc_type: str = "",
         exc_message: str = "",
         remote_traceback: str = "",
-        completed: list[TaskResult] | None = None,
+        completed: list[Any] | None = None,
     ) -> None:
         super().__init__(message, strategy=strategy, config=config, completed=completed)
         self.exc_type = exc_type
@@ -96,7 +96,7 @@ class WorkerDiedError(TaskError):
         pid: int | None = None,
         signal_name: str | None = None,
         exitcode: int | None = None,
-        completed: list[TaskResult] | None = None,
+        completed: list[Any] | None = None,
     ) -> None:
         super().__init__(message, strategy=strategy, config=config, completed=completed)
         self.pid = pid
@@ -114,7 +114,7 @@ class TaskTimeoutError(TaskError, TimeoutError):
         strategy: str,
         config: Any = None,
         timeout: float = 0.0,
-        completed: list[TaskResult] | None = None,
+        completed: list[Any] | None = None,
     ) -> None:
         super().__init__(message, strategy=strategy, config=config, completed=completed)
         self.timeout = timeout
