@@ -1,9 +1,10 @@
 """Handing one dataset to every worker process once, through memory-mapped files.
 
 The parent writes the split arrays to a private folder (in ``/dev/shm`` when it has room) and
-then uses the memory maps itself. A ``Dataset`` backed by such a folder pickles as the folder's
-path only, so a task carries a few hundred bytes whatever the data size, and every process
-maps the same pages: the data sits in memory once.
+then uses the memory maps itself. The ``MappedDataset`` backed by such a folder pickles as the
+folder's path only, so a task carries a few hundred bytes whatever the data size, and every
+process maps the same pages: the data sits in memory once. ``in_memory`` gives the plain
+``Dataset`` that pickles its arrays, for workers on other machines.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,26 @@ TEMP_FOLDER_ENV = "MLCPU_TEMP_FOLDER"
 _ARRAYS = ("X_train", "X_test", "y_train", "y_test")
 
 # One entry per process: a worker serves one run's dataset at a time.
-_attached: dict[str, Dataset] = {}
+_attached: dict[str, MappedDataset] = {}
+
+
+@dataclass(frozen=True, eq=False)
+class MappedDataset(Dataset):
+    """A dataset whose arrays are memory-mapped from ``folder``; it pickles as that path."""
+
+    folder: str = field(default="", repr=False)
+
+    @property
+    def shared_folder(self) -> str | None:
+        return self.folder
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (attach, (self.folder,))
+
+
+def in_memory(dataset: Dataset) -> Dataset:
+    """The same data as a plain ``Dataset``, which pickles the arrays themselves."""
+    return Dataset(**{f.name: getattr(dataset, f.name) for f in fields(Dataset)})
 
 
 def temp_root(nbytes: int) -> Path:
@@ -76,7 +97,7 @@ class SharedDataset:
             meta = {
                 key: getattr(dataset, key)
                 for key in Dataset.__dataclass_fields__
-                if key not in _ARRAYS and key != "shared_folder"
+                if key not in _ARRAYS
             }
             (folder / "meta.json").write_text(json.dumps(meta))
             return attach(str(folder))
@@ -91,7 +112,7 @@ class SharedDataset:
         self._stack.close()
 
 
-def attach(folder: str) -> Dataset:
+def attach(folder: str) -> MappedDataset:
     """Open a shared dataset by folder; cached, so each process maps it once."""
     cached = _attached.get(folder)
     if cached is not None:
@@ -101,7 +122,7 @@ def attach(folder: str) -> Dataset:
     arrays = {name: np.load(path / f"{name}.npy", mmap_mode="r") for name in _ARRAYS}
     for key in ("feature_names", "classes"):
         meta[key] = tuple(meta[key])
-    dataset = Dataset(**arrays, **meta, shared_folder=folder)
+    dataset = MappedDataset(**arrays, **meta, folder=folder)
     _attached.clear()
     _attached[folder] = dataset
     return dataset

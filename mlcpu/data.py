@@ -8,24 +8,18 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import psutil
-from sklearn import datasets as sk_datasets
-from sklearn.model_selection import train_test_split
 
+from mlcpu._arrays import FEATURE_DTYPE, check_memory
 from mlcpu.errors import InputError
 
-BUNDLED: dict[str, Callable[..., Any]] = {
-    "iris": sk_datasets.load_iris,
-    "digits": sk_datasets.load_digits,
-    "wine": sk_datasets.load_wine,
-    "breast_cancer": sk_datasets.load_breast_cancer,
-}
+# Bundled datasets: each name is loaded by ``sklearn.datasets.load_<name>``. scikit-learn is
+# imported when data are loaded, not with this module, so reading results never imports it.
+BUNDLED: tuple[str, ...] = ("iris", "digits", "wine", "breast_cancer")
 SYNTHETIC = "synthetic"
 DATASET_NAMES: tuple[str, ...] = (*BUNDLED, SYNTHETIC)
 
@@ -33,10 +27,6 @@ DEFAULT_N_SAMPLES = 10_000
 DEFAULT_N_FEATURES = 20
 DEFAULT_TEST_SIZE = 0.2
 MIN_SYNTHETIC_SAMPLES = 20
-FEATURE_DTYPE = np.float32
-# Loading briefly holds the raw float64 data, the float32 copy and the split: about this many
-# bytes per stored byte. Used to refuse a dataset that cannot fit before any work starts.
-_LOAD_PEAK_FACTOR = 4.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,9 +45,12 @@ class Dataset:
     test_size: float
     source: str
     generator: dict[str, Any] = field(default_factory=dict)
-    # Set when the arrays are memory-mapped from a shared folder (see mlcpu._shared_data):
-    # pickling then sends only this path, never the arrays.
-    shared_folder: str | None = field(default=None, repr=False)
+
+    @property
+    def shared_folder(self) -> str | None:
+        """The folder its arrays are memory-mapped from when they are shared with worker
+        processes (``mlcpu._shared_data``); ``None`` for arrays this process holds."""
+        return None
 
     @property
     def n_train(self) -> int:
@@ -98,13 +91,6 @@ class Dataset:
             "nbytes": self.nbytes,
             **({"generator": self.generator} if self.generator else {}),
         }
-
-    def __reduce__(self) -> str | tuple[Any, ...]:
-        if self.shared_folder is not None:
-            from mlcpu._shared_data import attach
-
-            return (attach, (self.shared_folder,))
-        return super().__reduce__()
 
 
 def is_csv_path(name: str) -> bool:
@@ -202,6 +188,8 @@ def split(
             f"a test size of {test_size} leaves {n_test} test and {n - n_test} training rows for "
             f"{len(present)} classes; a stratified split needs at least one row per class in each"
         )
+    from sklearn.model_selection import train_test_split
+
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=test_size, stratify=y, random_state=seed
     )
@@ -211,25 +199,6 @@ def split(
         np.ascontiguousarray(y_train, dtype=np.int64),
         np.ascontiguousarray(y_test, dtype=np.int64),
     )
-
-
-def check_memory(nbytes: int, what: str) -> None:
-    """Refuse up front a dataset that cannot fit, instead of swapping or being OOM-killed."""
-    available = psutil.virtual_memory().available
-    needed = int(nbytes * _LOAD_PEAK_FACTOR)
-    if needed > available:
-        raise InputError(
-            f"{what} needs about {_format_bytes(needed)} of memory to load and split, but only "
-            f"{_format_bytes(available)} is available; choose a smaller dataset"
-        )
-
-
-def _format_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    raise AssertionError("unreachable")
 
 
 def _check_seed(seed: int) -> None:
@@ -247,7 +216,9 @@ def _check_test_size(test_size: float) -> None:
 
 
 def _load_bundled(name: str) -> tuple[np.ndarray, np.ndarray, list[str], str, list[str]]:
-    bunch = BUNDLED[name]()
+    from sklearn import datasets
+
+    bunch = getattr(datasets, f"load_{name}")()
     feature_names = [str(f) for f in bunch.feature_names]
     classes = [str(c) for c in bunch.target_names] if "target_names" in bunch else []
     y = np.asarray(bunch.target, dtype=np.int64)
@@ -278,6 +249,8 @@ def _make_synthetic(
         "n_classes": 2,
         "random_state": seed,
     }
-    X, y = sk_datasets.make_classification(**params)
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(**params)
     feature_names = [f"x{i}" for i in range(n_features)]
     return X.astype(FEATURE_DTYPE), y.astype(np.int64), feature_names, "y", ["0", "1"], params

@@ -28,7 +28,6 @@ on it; one run's submissions and failures are ``mlcpu.strategies._dask_run``.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import signal
 import tempfile
@@ -46,6 +45,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess without the extra
     raise MissingExtraError("the dask strategy", "dask", exc.name or "distributed") from exc
 
+from mlcpu._shared_data import in_memory
 from mlcpu._worker import warm_up
 from mlcpu.data import Dataset
 from mlcpu.errors import InputError, TaskError
@@ -230,7 +230,7 @@ class DaskStrategy(Strategy):
         # The embedded cluster's workers share this host: a memory-mapped dataset travels as
         # its folder's path and every worker maps the one copy. Workers of an external cluster
         # may be elsewhere, so they get a copy that carries the arrays themselves.
-        portable = dataset if self.embedded else dataclasses.replace(dataset, shared_folder=None)
+        portable = dataset if self.embedded else in_memory(dataset)
         future = self.client.scatter(portable, broadcast=True, hash=False)
         self._scatter_s += time.perf_counter() - began
         self._data = (dataset, future)
