@@ -13,7 +13,7 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import distributed
 
@@ -24,10 +24,35 @@ from mlcpu.strategies._supervisor import failure_result, task_failed_error
 from mlcpu.training import TaskResult
 from mlcpu.workload import Workload
 
-if TYPE_CHECKING:
-    from mlcpu.strategies.dask_cluster import DaskStrategy
-
 _POLL_S = 0.1
+
+
+class Cluster(Protocol):
+    """What a run needs of the strategy that owns the cluster (``DaskStrategy``).
+
+    Written as a protocol so that this module does not import the strategy that imports it.
+    """
+
+    name: str
+    keep_going: bool
+    task_timeout: float | None
+    _client: Any
+
+    @property
+    def embedded(self) -> bool: ...
+
+    @property
+    def client(self) -> Any: ...
+
+    def capacity(self) -> int: ...
+
+    def scattered(self, dataset: Dataset) -> Any: ...
+
+    def restart_worker(self, address: str) -> bool: ...
+
+    def _emit(self, result: TaskResult) -> TaskResult: ...
+
+    def _close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -64,7 +89,7 @@ class _Flight:
 class DaskRun:
     """One run of a workload: submission window, completions, failures and timeouts."""
 
-    def __init__(self, owner: DaskStrategy, workload: Workload, keep_estimators: bool) -> None:
+    def __init__(self, owner: Cluster, workload: Workload, keep_estimators: bool) -> None:
         self.owner = owner
         self.workload = workload
         self.keep_estimators = keep_estimators
