@@ -229,9 +229,16 @@ def test_run_json_has_the_ceiling_and_each_strategy_of_ceiling(tmp_path):
     assert measured["workers"] == 2
     assert measured["ratio"] > 0
     assert "alone" in measured["method"]
+    assert measured["low"] <= measured["ratio"] <= measured["high"]
+    assert measured["level"] == 0.95
+    assert measured["rounds"] == len(measured["alone_s"]) >= 6
+    assert f"{measured['rounds']} rounds" in done.stdout
     for record in document["strategies"]:
         limit = 1.0 if record["workers"] == 1 else measured["ratio"]
+        ends = (1.0, 1.0) if record["workers"] == 1 else (measured["high"], measured["low"])
         assert record["of_ceiling"] == pytest.approx(record["speedup"] / limit)
+        assert record["of_ceiling_low"] == pytest.approx(record["speedup"] / ends[0])
+        assert record["of_ceiling_high"] == pytest.approx(record["speedup"] / ends[1])
     loaded = results.load(str(path))
     assert loaded.ceiling.ratio == measured["ratio"]
     assert "ceiling" not in loaded.extra
