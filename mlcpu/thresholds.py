@@ -116,8 +116,8 @@ def parse_rules(
     return Rules(tuple(rules), default)
 
 
-def load_config(path: Path | None) -> dict[str, Any]:
-    """The ``[tool.mlcpu.compare]`` table of ``path`` (``{}`` when there is none)."""
+def load_config(path: Path | None, table_name: str = CONFIG_TABLE) -> dict[str, Any]:
+    """The ``[tool.mlcpu.compare]`` (or ``table_name``) table of ``path``; ``{}`` when absent."""
     if path is None:
         return {}
     try:
@@ -129,8 +129,8 @@ def load_config(path: Path | None) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
     table: Any = document
-    for part in CONFIG_TABLE.split("."):
+    for part in table_name.split("."):
         table = table.get(part, {}) if isinstance(table, dict) else {}
     if not isinstance(table, dict):
-        raise InputError(f"[{CONFIG_TABLE}] in {str(path)!r} must be a table")
+        raise InputError(f"[{table_name}] in {str(path)!r} must be a table")
     return table

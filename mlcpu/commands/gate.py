@@ -1,0 +1,295 @@
+"""``mlcpu gate BASE CANDIDATE``: measure two trees interleaved in one job and judge paired ratios.
+
+Exit codes: 0 no regression, 1 regression (time or accuracy), 2 bad input or an unusable setup
+(a missing tree, a side that fails to import or crashes, workloads that differ), 3 inconclusive
+within the budget. Settings: options, else ``[tool.mlcpu.gate]``, else (for the limits)
+``[tool.mlcpu.compare]`` of ./pyproject.toml, else the defaults below.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from mlcpu.commands import _args
+from mlcpu.errors import InputError
+from mlcpu.thresholds import Rules, load_config, parse_accuracy, parse_percent, parse_rules
+
+HELP = "measure BASE and CANDIDATE trees interleaved; fail on a significant slowdown"
+# Chosen from measurements on a shared 2-core machine with a noisy neighbour (README,
+# "Gating regressions in CI"): below this the gate's own noise floor on start-up benchmarks.
+DEFAULT_MAX_SLOWDOWN = 0.05
+DEFAULT_MAX_ACCURACY_DROP = 0.0
+DEFAULT_ALPHA = 0.05
+DEFAULT_BUDGET_S = 600.0
+GATE_TABLE = "tool.mlcpu.gate"
+COMPARE_TABLE = "tool.mlcpu.compare"
+GATE_KEYS = ("max-slowdown", "max-accuracy-drop", "alpha", "budget")
+EXIT_REGRESSION, EXIT_INCONCLUSIVE = 1, 3
+
+
+def _rules(value: Callable[[str], float], default: float) -> Callable[[str], Rules]:
+    def parse(text: str) -> Rules:
+        try:
+            return parse_rules(text, value, default)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "gate",
+        help=HELP,
+        description=HELP + ". BASE and CANDIDATE are project trees (a `git worktree` of the "
+        "base commit and the pull request's checkout). Exit codes: 0 no regression, "
+        "1 regression, 2 bad input or unusable setup, 3 inconclusive within the budget.",
+    )
+    parser.add_argument("base", metavar="BASE", help="the reference tree")
+    parser.add_argument("candidate", metavar="CANDIDATE", help="the tree to judge")
+    parser.add_argument(
+        "--strategies",
+        type=_args.strategy_list,
+        metavar="LIST",
+        help="strategies to measure (default: sequential,joblib,multiprocessing,threads,sklearn)",
+    )
+    parser.add_argument(
+        "--datasets",
+        type=_dataset_list,
+        metavar="LIST",
+        help="datasets of the run and per-task families (default: iris,synthetic)",
+    )
+    parser.add_argument(
+        "--only",
+        type=_pattern_list,
+        metavar="PATTERNS",
+        help="only benchmarks matching one of these (run, train, startup, iris, "
+        "'test_run[*-iris]', ...; comma-separated)",
+    )
+    parser.add_argument(
+        "--model",
+        type=_model,
+        metavar="MODULE:FACTORY",
+        help="your own model for the run and per-task families, imported by each side from "
+        "its own tree (default: random_forest)",
+    )
+    parser.add_argument(
+        "--budget",
+        type=_args.positive_float,
+        metavar="SECONDS",
+        help=f"stop adding rounds after this long (default: {DEFAULT_BUDGET_S:.0f})",
+    )
+    parser.add_argument(
+        "--max-slowdown",
+        type=_rules(parse_percent, DEFAULT_MAX_SLOWDOWN),
+        metavar="RULES",
+        help="the slowdown that counts, e.g. 5%% or 'startup=10%%,*=5%%' "
+        f"(default: {DEFAULT_MAX_SLOWDOWN:.0%})",
+    )
+    parser.add_argument(
+        "--max-accuracy-drop",
+        type=_rules(parse_accuracy, DEFAULT_MAX_ACCURACY_DROP),
+        metavar="RULES",
+        help="allowed absolute accuracy drop, e.g. 0.01 (default: 0)",
+    )
+    parser.add_argument(
+        "--alpha",
+        type=_args.fraction,
+        metavar="P",
+        help="1 - confidence of all intervals together (default: 0.05)",
+    )
+    parser.add_argument(
+        "--max-rounds",
+        type=_args.positive_int,
+        metavar="N",
+        help="most paired rounds per benchmark (default: 109)",
+    )
+    parser.add_argument("--seed", type=_args.seed, help="seed of the round order (default: 0)")
+    parser.add_argument("--json", type=_args.output_file, metavar="PATH", help="write mlcpu.gate/1")
+    parser.add_argument(
+        "--save-timings",
+        type=_output_folder,
+        metavar="FOLDER",
+        help="write FOLDER/base.json and FOLDER/candidate.json (pytest-benchmark format)",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="PYPROJECT",
+        help=f"read [{GATE_TABLE}] and [{COMPARE_TABLE}] from this file "
+        "(default: ./pyproject.toml if present)",
+    )
+    parser.set_defaults(handler=execute)
+
+
+def _output_folder(text: str) -> Path:
+    """A folder to write into: existing and writable, or creatable in an existing folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a folder path, got an empty string")
+    if problem := _args.unusable_path(text):
+        raise argparse.ArgumentTypeError(problem)
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a file; give a folder")
+    parent = path if path.is_dir() else path.parent
+    if not parent.is_dir():
+        raise argparse.ArgumentTypeError(f"folder {str(parent)!r} does not exist (for {text!r})")
+    if not os.access(parent, os.W_OK):
+        raise argparse.ArgumentTypeError(f"folder {str(parent)!r} is not writable")
+    return path
+
+
+def _model(text: str) -> str:
+    """A built-in model or ``module:factory``; each side imports it from its own tree."""
+    from mlcpu.models import BUILTIN_MODELS
+
+    module, sep, attr = text.partition(":")
+    if text in BUILTIN_MODELS or (sep and module.strip() and attr.strip() and " " not in text):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"unknown model {text!r}; choose one of {', '.join(BUILTIN_MODELS)} or give an import "
+        "path such as 'my_package.my_module:make_classifier'"
+    )
+
+
+def _dataset_list(text: str) -> tuple[str, ...]:
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    allowed = ("iris", "synthetic")
+    bad = [n for n in names if n not in allowed]
+    if not names or bad:
+        raise argparse.ArgumentTypeError(
+            f"expected a comma-separated list of {', '.join(allowed)}, got {text!r}"
+        )
+    return names
+
+
+def _pattern_list(text: str) -> tuple[str, ...]:
+    patterns = tuple(part.strip() for part in text.split(",") if part.strip())
+    if not patterns:
+        raise argparse.ArgumentTypeError(f"expected comma-separated patterns, got {text!r}")
+    return patterns
+
+
+def _from_tables(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings the command line left out, from [tool.mlcpu.gate] then [tool.mlcpu.compare]."""
+    path = args.config
+    if path is None and Path("pyproject.toml").is_file():
+        path = Path("pyproject.toml")
+    gate_table = load_config(path, GATE_TABLE)
+    unknown = sorted(set(gate_table) - set(GATE_KEYS))
+    if unknown:
+        raise InputError(
+            f"unknown key {unknown[0]!r} in [{GATE_TABLE}] of {str(path)!r}; "
+            f"allowed: {', '.join(GATE_KEYS)}"
+        )
+    compare_table = load_config(path, COMPARE_TABLE)
+    found: dict[str, Any] = {}
+    for key in ("max-slowdown", "max-accuracy-drop"):
+        for table, name in ((gate_table, GATE_TABLE), (compare_table, COMPARE_TABLE)):
+            if key in table:
+                found[key] = (table[key], name)
+                break
+    for key in ("alpha", "budget"):
+        if key in gate_table:
+            found[key] = (gate_table[key], GATE_TABLE)
+    settings: dict[str, Any] = {}
+    parsers: dict[str, Callable[[Any], Any]] = {
+        "max-slowdown": lambda v: parse_rules(_text(v), parse_percent, DEFAULT_MAX_SLOWDOWN),
+        "max-accuracy-drop": lambda v: parse_rules(
+            _text(v), parse_accuracy, DEFAULT_MAX_ACCURACY_DROP
+        ),
+        "alpha": lambda v: _number(v, 0, 1),
+        "budget": lambda v: _number(v, 0, None),
+    }
+    for key, (value, table_name) in found.items():
+        try:
+            settings[key] = parsers[key](value)
+        except (ValueError, TypeError) as exc:
+            raise InputError(f"{key} in [{table_name}] of {str(path)!r}: {exc}") from None
+    return settings
+
+
+def _text(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise TypeError(f"expected rules or a number, got {value!r}")
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, dict):
+        return {k: _text(v) for k, v in value.items()}
+    return value
+
+
+def _number(value: Any, low: float, high: float | None) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > low:
+        raise ValueError(f"expected a number above {low:g}, got {value!r}")
+    if high is not None and not value < high:
+        raise ValueError(f"expected a number below {high:g}, got {value!r}")
+    return float(value)
+
+
+def execute(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from mlcpu.gate import catalogue, output
+    from mlcpu.gate.session import Gate, Settings
+    from mlcpu.gate.sides import SideFailed, check_tree
+
+    trees = {
+        "base": check_tree("base", args.base),
+        "candidate": check_tree("candidate", args.candidate),
+    }
+    tables = _from_tables(args)
+
+    def pick(option: Any, key: str, default: Any) -> Any:
+        return option if option is not None else tables.get(key, default)
+
+    settings = Settings(
+        max_slowdown=pick(args.max_slowdown, "max-slowdown", Rules((), DEFAULT_MAX_SLOWDOWN)),
+        max_accuracy_drop=pick(
+            args.max_accuracy_drop, "max-accuracy-drop", Rules((), DEFAULT_MAX_ACCURACY_DROP)
+        ),
+        alpha=pick(args.alpha, "alpha", DEFAULT_ALPHA),
+        budget_s=pick(args.budget, "budget", DEFAULT_BUDGET_S),
+        max_rounds=args.max_rounds or Settings.max_rounds,
+        seed=args.seed if args.seed is not None else 0,
+    )
+    benchmarks = catalogue.select(
+        catalogue.catalogue(
+            strategies=args.strategies or catalogue.STRATEGIES,
+            datasets=args.datasets or catalogue.DATASETS,
+            model=args.model or "random_forest",
+        ),
+        args.only or (),
+    )
+    console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 160)
+    err = Console(file=sys.stderr, highlight=False)
+    gate = Gate(
+        trees,
+        benchmarks,
+        settings,
+        progress=lambda line: err.print(f"gate: {line}", soft_wrap=True, markup=False),
+    )
+    try:
+        outcome = gate.run()
+    except SideFailed as exc:
+        raise InputError(f"gate stopped, nothing judged: {exc}") from None
+    console.print(output.table(outcome))
+    code = _exit_code(outcome.verdict)
+    for line in (output.summary(outcome), output.detectable_line(outcome)):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    if args.json is not None:
+        output.write_json(args.json, outcome, trees, code)
+    if args.save_timings is not None:
+        output.write_timings(args.save_timings, outcome, trees)
+    verdict = {0: "PASS", 1: "FAIL", 3: "INCONCLUSIVE"}[code]
+    console.print(f"mlcpu gate: {verdict}", markup=False, highlight=False)
+    return code
+
+
+def _exit_code(verdict: str) -> int:
+    return {"pass": 0, "regression": EXIT_REGRESSION, "inconclusive": EXIT_INCONCLUSIVE}[verdict]

@@ -1,0 +1,238 @@
+"""The gate's loop: both sides prepared, then rounds interleaved pair by pair until decided.
+
+::
+
+    gate process                      base side (own tree)      candidate side (own tree)
+    ------------                      --------------------      -------------------------
+    hello: which mlcpu? ------------> import mlcpu from BASE    import mlcpu from CANDIDATE
+    prepare: data, warm pools ------> load, start (untimed)     load, start (untimed)
+    warm-up round per benchmark ----> discarded                 discarded
+    round k, each active benchmark:
+        ABBA if k + i even else BAAB (benchmark order shuffled each round)
+        base.round(b) --------------> time Strategy.run
+        candidate.round(b) ---------------------------------> time Strategy.run
+        (twice each); observation = log(fastest candidate run / fastest base run)
+    at each planned look: interval of log(candidate/base) per active benchmark; decided ones
+    leave; the rest get more rounds until all are decided or the budget is spent.
+
+The two sides never run at once: on a small machine they would measure each other. Every
+interval of every benchmark at every look holds together at the family's confidence
+(Bonferroni), so looking often cannot manufacture a regression.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from mlcpu import ratios
+from mlcpu.gate.catalogue import Benchmark
+from mlcpu.gate.judge import INCONCLUSIVE, REGRESSION, Tally
+from mlcpu.gate.sides import Hello, SideFailed, SideProcess, program_folder
+from mlcpu.thresholds import Rules
+
+SIDES = ("base", "candidate")
+PREPARE_TIMEOUT_S = 300.0
+MIN_ROUND_TIMEOUT_S = 120.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    max_slowdown: Rules
+    max_accuracy_drop: Rules
+    alpha: float = 0.05
+    budget_s: float = 600.0
+    max_rounds: int = 109
+    warmup_rounds: int = 1
+    seed: int = 0
+
+
+@dataclass
+class Outcome:
+    """A finished gate: per benchmark tallies, which mlcpu each side ran, how long it took."""
+
+    tallies: list[Tally]
+    hellos: dict[str, Hello]
+    settings: Settings
+    looks: tuple[int, ...]
+    per_look_alpha: float
+    elapsed_s: float
+    budget_spent: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def regressions(self) -> list[Tally]:
+        return [t for t in self.tallies if t.verdict == REGRESSION]
+
+    @property
+    def inconclusive(self) -> list[Tally]:
+        return [t for t in self.tallies if t.verdict == INCONCLUSIVE]
+
+    @property
+    def verdict(self) -> str:
+        if self.regressions:
+            return REGRESSION
+        return INCONCLUSIVE if self.inconclusive else "pass"
+
+
+def plan_looks(settings: Settings, benchmarks: int) -> tuple[tuple[int, ...], float]:
+    """The rounds at which to judge, and the alpha of each interval.
+
+    Looks too early for any interval at the resulting alpha are dropped (they would only
+    spend alpha); the end of the budget is one more look.
+    """
+    looks = ratios.looks_up_to(settings.max_rounds)
+    while True:
+        alpha = ratios.family_alpha(settings.alpha, benchmarks, len(looks) + 1)
+        usable = tuple(n for n in looks if n >= ratios.fewest_rounds(alpha))
+        if usable == looks or not usable:
+            return usable or looks[-1:], alpha
+        looks = usable
+
+
+Progress = Callable[[str], None]
+
+
+class Gate:
+    """Runs one gate; ``progress`` gets a line per stage and per look."""
+
+    def __init__(
+        self,
+        trees: dict[str, object],
+        benchmarks: Sequence[Benchmark],
+        settings: Settings,
+        progress: Progress | None = None,
+    ) -> None:
+        self.trees = trees
+        self.benchmarks = list(benchmarks)
+        self.settings = settings
+        self.progress = progress or (lambda line: None)
+        self.sides: dict[str, SideProcess] = {}
+        self._pair_s: dict[str, float] = {}
+
+    def run(self) -> Outcome:
+        began = time.monotonic()
+        settings = self.settings
+        tallies = [
+            Tally(
+                b,
+                max_slowdown=settings.max_slowdown.limit(b.name),
+                max_accuracy_drop=settings.max_accuracy_drop.limit(b.name),
+            )
+            for b in self.benchmarks
+        ]
+        looks, alpha = plan_looks(settings, len(tallies))
+        with program_folder() as folder:
+            try:
+                hellos = self._start(folder)
+                self._prepare()
+                rng = random.Random(settings.seed)
+                for _ in range(settings.warmup_rounds):
+                    self._round(tallies, rng, 0, keep=False)
+                self.progress(f"warm-up done in {time.monotonic() - began:.0f} s")
+                spent = self._rounds(tallies, looks, alpha, rng, began)
+            except BaseException:
+                for side in self.sides.values():  # Ctrl-C, SIGTERM, a failed side: no waiting
+                    side.kill()
+                raise
+            for side in self.sides.values():
+                side.close()
+        return Outcome(
+            tallies=tallies,
+            hellos=hellos,
+            settings=settings,
+            looks=looks,
+            per_look_alpha=alpha,
+            elapsed_s=time.monotonic() - began,
+            budget_spent=spent,
+        )
+
+    def _start(self, folder: object) -> dict[str, Hello]:
+        for label in SIDES:
+            self.sides[label] = SideProcess(label, self.trees[label], folder)  # type: ignore[arg-type]
+        hellos = {label: side.hello() for label, side in self.sides.items()}
+        for label, hello in hellos.items():
+            self.progress(f"{label}: mlcpu {hello.version} from {hello.mlcpu_file}")
+        for benchmark in self.benchmarks:
+            for label, hello in hellos.items():
+                if benchmark.strategy not in hello.strategies:
+                    raise SideFailed(
+                        f"the two trees do not offer the same workloads: {label} has no "
+                        f"strategy {benchmark.strategy!r} (it has {', '.join(hello.strategies)}); "
+                        "leave it out with --strategies"
+                    )
+        return hellos
+
+    def _prepare(self) -> None:
+        specs = [b.spec() for b in self.benchmarks]
+        described = {
+            label: side.request(PREPARE_TIMEOUT_S, "prepare", benchmarks=specs)["benchmarks"]
+            for label, side in self.sides.items()
+        }
+        for benchmark in self.benchmarks:
+            base, candidate = (described[label][benchmark.name] for label in SIDES)
+            if base != candidate:
+                raise SideFailed(
+                    f"the two trees do not measure the same workload for {benchmark.name}: "
+                    f"base {base} vs candidate {candidate}"
+                )
+
+    def _rounds(
+        self,
+        tallies: list[Tally],
+        looks: tuple[int, ...],
+        alpha: float,
+        rng: random.Random,
+        began: float,
+    ) -> bool:
+        """Rounds until every benchmark is decided; True when the budget stopped them."""
+        budget = self.settings.budget_s
+        index = 0
+        while True:
+            active = [t for t in tallies if not t.decided]
+            if not active:
+                return False
+            projected = sum(self._pair_s.get(t.name, 0.0) for t in active)
+            if time.monotonic() - began + projected > budget or index >= looks[-1]:
+                for tally in active:
+                    tally.look(alpha, final=True)
+                self.progress(
+                    f"stopped after {index} rounds ({time.monotonic() - began:.0f} s of "
+                    f"{budget:.0f} s): {len(active)} benchmark(s) judged on what was measured"
+                )
+                return index < looks[-1]
+            index += 1
+            self._round(active, rng, index, keep=True)
+            if index in looks:
+                for tally in active:
+                    tally.look(alpha)
+                left = sum(not t.decided for t in tallies)
+                self.progress(
+                    f"round {index}: {len(tallies) - left} of {len(tallies)} decided "
+                    f"({time.monotonic() - began:.0f} s of {budget:.0f} s)"
+                )
+
+    def _round(self, tallies: list[Tally], rng: random.Random, index: int, keep: bool) -> None:
+        order = list(range(len(tallies)))
+        rng.shuffle(order)
+        for position in order:
+            tally = tallies[position]
+            first, second = SIDES if (index + position) % 2 == 0 else SIDES[::-1]
+            began = time.monotonic()
+            seconds: dict[str, list[float]] = {first: [], second: []}
+            # A warm-up round is one run a side (discarded); a kept round is ABBA.
+            order = (first, second, second, first) if keep else (first, second)
+            for label in order:
+                seconds[label].append(self._measure(label, tally))
+            # what one kept round of this benchmark costs, for the budget
+            self._pair_s[tally.name] = (time.monotonic() - began) * 4 / len(order)
+            if keep:
+                tally.add_round(seconds["base"], seconds["candidate"])
+
+    def _measure(self, label: str, tally: Tally) -> float:
+        timeout = max(MIN_ROUND_TIMEOUT_S, 10 * self._pair_s.get(tally.name, 0.0))
+        reply = self.sides[label].request(timeout, "round", name=tally.name)
+        tally.record_accuracy(label, reply["accuracy"])
+        return float(reply["seconds"])

@@ -1,0 +1,206 @@
+"""``mlcpu gate`` end to end: two real trees, each side a real process importing its own copy.
+
+The trees are copies of this checkout's ``mlcpu`` package; a slowed copy does real extra work
+after every fit (``benchmarks/evaluate_gate.py``'s patch, here 100% so the tests stay short),
+a less accurate copy trains a single stump. One quick benchmark keeps each gate to seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from benchmarks.evaluate_gate import slow
+from tests.conftest import run_cli
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICK = ["--only", "test_train[sequential-50-iris]"]
+BUILD_LINE = "    estimator = config.build(random_state=seed, n_jobs=n_jobs)\n"
+
+pytestmark = pytest.mark.slow
+
+
+def make_tree(folder: Path) -> Path:
+    shutil.copytree(ROOT / "mlcpu", folder / "mlcpu", ignore=shutil.ignore_patterns("__pycache__"))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def trees(tmp_path_factory):
+    root = tmp_path_factory.mktemp("trees")
+    made = {name: make_tree(root / name) for name in ("base", "same", "slow", "shallow")}
+    slow(made["slow"], 1.0)
+    training = made["shallow"] / "mlcpu" / "training.py"
+    text = training.read_text()
+    assert text.count(BUILD_LINE) == 1
+    training.write_text(
+        text.replace(
+            BUILD_LINE, BUILD_LINE.rstrip("\n") + ".set_params(max_depth=1, n_estimators=1)\n"
+        )
+    )
+    return made
+
+
+def gate(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    return run_cli("gate", *args, timeout=timeout)
+
+
+def side_processes(marker: str) -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        try:
+            if any(marker in part for part in process.info["cmdline"] or []):
+                found.append(process)
+        except psutil.Error:
+            continue
+    return found
+
+
+def wait_until_gone(marker: str, seconds: float = 10.0) -> list[psutil.Process]:
+    deadline = time.monotonic() + seconds
+    while (left := side_processes(marker)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
+
+
+def test_identical_trees_pass_and_leave_readable_files(trees, tmp_path):
+    report, timings = tmp_path / "gate.json", tmp_path / "timings"
+    done = gate(
+        str(trees["base"]),
+        str(trees["same"]),
+        *QUICK,
+        "--max-slowdown",
+        "30%",
+        "--json",
+        str(report),
+        "--save-timings",
+        str(timings),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "no regression larger than" in done.stdout
+    assert f"base: mlcpu 0.1.0 from {trees['base'] / 'mlcpu' / '__init__.py'}" in done.stderr
+    document = json.loads(report.read_text())
+    assert document["schema"] == "mlcpu.gate/1"
+    assert document["exit_code"] == 0
+    assert document["sides"]["candidate"]["mlcpu_file"].startswith(str(trees["same"]))
+    (row,) = document["benchmarks"]
+    assert row["verdict"] == "pass"
+    assert row["ratio_low"] <= row["ratio"] <= row["ratio_high"] <= 1.30
+    assert row["rounds"] == len(row["log_ratios"]) == len(row["base_s"]) // 2
+    assert row["minimum_detectable_slowdown"] >= 0.30
+    assert row["base_accuracy"] == row["candidate_accuracy"]
+    # each side's timings as standard pytest-benchmark JSON, read by both comparers
+    files = [str(timings / "base.json"), str(timings / "candidate.json")]
+    compared = run_cli("compare", *files, "--max-slowdown", "30%")
+    assert compared.returncode in (0, 1), compared.stderr
+    assert "test_train[sequential-50-iris]" in compared.stdout
+    upstream = subprocess.run(
+        [Path(sys.executable).with_name("pytest-benchmark"), "compare", *files],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert upstream.returncode == 0, upstream.stderr
+    assert "test_train[sequential-50-iris]" in upstream.stdout
+
+
+def test_a_real_slowdown_is_a_regression(trees):
+    done = gate(str(trees["base"]), str(trees["slow"]), *QUICK, "--max-slowdown", "30%")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "regression in 1 benchmark(s): test_train[sequential-50-iris]" in done.stdout
+
+
+def test_lower_accuracy_is_a_regression_whatever_the_time(trees, tmp_path):
+    report = tmp_path / "gate.json"
+    done = gate(str(trees["base"]), str(trees["shallow"]), *QUICK, "--json", str(report))
+    assert done.returncode == 1, done.stdout + done.stderr
+    (row,) = json.loads(report.read_text())["benchmarks"]
+    assert row["verdict"] == "regression"
+    assert row["accuracy_drops"]
+    assert row["accuracy_drops"][0].startswith("50 trees")
+
+
+def test_a_missing_tree_is_bad_input(trees, tmp_path):
+    done = gate(str(trees["base"]), str(tmp_path / "nowhere"), *QUICK)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        f"mlcpu: error: candidate tree {str(tmp_path / 'nowhere')!r} does not exist"
+    )
+
+
+def test_a_tree_too_old_for_the_gate_is_refused(trees, tmp_path):
+    old = tmp_path / "old"
+    (old / "mlcpu").mkdir(parents=True)
+    (old / "mlcpu" / "__init__.py").write_text('__version__ = "0.0.1"\n')
+    done = gate(str(old), str(trees["same"]), *QUICK)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "base tree" in done.stderr
+    assert "too old for the gate" in done.stderr
+    assert "create_strategy" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def start_gate(trees: dict[str, Path]) -> subprocess.Popen[str]:
+    """A gate that keeps measuring (a 0% limit never passes) until it is stopped."""
+    command = [sys.executable, "-m", "mlcpu", "gate", str(trees["base"]), str(trees["same"])]
+    command += [*QUICK, "--max-slowdown", "0%", "--budget", "200"]
+    return subprocess.Popen(
+        command,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+
+
+def wait_for_rounds(process: subprocess.Popen[str]) -> list[str]:
+    assert process.stderr is not None
+    seen = []
+    for line in process.stderr:
+        seen.append(line)
+        if "warm-up done" in line:
+            return seen
+    raise AssertionError(f"the gate never reached its rounds: {''.join(seen)}")
+
+
+def test_a_side_killed_mid_run_fails_closed_naming_it(trees):
+    process = start_gate(trees)
+    try:
+        wait_for_rounds(process)
+        (candidate,) = [
+            p for p in side_processes("mlcpu_gate_side.py") if str(trees["same"]) in p.cmdline()
+        ]
+        candidate.send_signal(signal.SIGKILL)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 2, out + err
+    assert f"candidate side (pid {candidate.pid}) killed by SIGKILL" in err
+    assert not wait_until_gone(str(trees["base"]))  # the base side was stopped too
+
+
+@pytest.mark.parametrize(("sent", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_stopping_the_gate_leaves_no_process_of_either_side(trees, sent, code):
+    process = start_gate(trees)
+    try:
+        wait_for_rounds(process)
+        assert len(side_processes("mlcpu_gate_side.py")) >= 2
+        process.send_signal(sent)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == code, out + err
+    assert "Traceback" not in err
+    assert not wait_until_gone(str(trees["base"]))
+    assert not wait_until_gone(str(trees["same"]))
