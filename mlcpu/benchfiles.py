@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlcpu import schemas
 from mlcpu.errors import InputError
 
 PYTEST_BENCHMARK = "pytest-benchmark"
@@ -87,7 +88,7 @@ def read(path: str | Path) -> TimingFile:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{path!r} is not valid JSON (truncated or corrupt?): {exc}") from None
-    if isinstance(document, dict) and str(document.get("schema", "")).startswith("mlcpu.run/"):
+    if schemas.is_run(document):
         return _from_run(path)
     if isinstance(document, dict) and "benchmarks" in document:
         try:

@@ -1,4 +1,7 @@
-"""Results of a run: per-strategy figures, derived ratios, and the ``mlcpu.run/1`` JSON form."""
+"""Results of a run: per-strategy figures, derived ratios, and the ``mlcpu.run/1`` JSON form.
+
+Plain records: reading a result file with this module imports no scikit-learn and no engine.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +11,13 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlcpu import schemas
 from mlcpu._version import __version__
 from mlcpu.ceiling import Ceiling
-from mlcpu.training import TaskResult
+from mlcpu.errors import InputError
+from mlcpu.records import TaskResult
 
-SCHEMA = "mlcpu.run/1"
+SCHEMA = schemas.RUN
 BASELINE = "sequential"
 
 
@@ -231,8 +236,6 @@ def load(path: str) -> RunResults:
     import json
     from pathlib import Path
 
-    from mlcpu.errors import InputError
-
     try:
         document = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -243,10 +246,8 @@ def load(path: str) -> RunResults:
         raise InputError(
             f"results file {path!r} is not valid JSON (truncated or corrupt?): {exc}"
         ) from None
-    if not isinstance(document, dict) or not str(document.get("schema", "")).startswith(
-        "mlcpu.run/"
-    ):
-        raise InputError(f"{path!r} is not an mlcpu run results file (no 'mlcpu.run/1' schema)")
+    if not schemas.is_run(document):
+        raise InputError(f"{path!r} is not an mlcpu run results file (no {SCHEMA!r} schema)")
     try:
         return RunResults.from_dict(document)
     except (KeyError, TypeError, ValueError) as exc:

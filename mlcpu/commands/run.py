@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
 from mlcpu import atomic
 from mlcpu import strategies as registry
 from mlcpu.commands import _args
-from mlcpu.console import ConsoleReporter, print_summary
 from mlcpu.data import DATASET_NAMES, DEFAULT_N_FEATURES, DEFAULT_N_SAMPLES, SYNTHETIC, load_dataset
 from mlcpu.errors import InputError, TaskError
 from mlcpu.models import BUILTIN_MODELS, DEFAULT_MODEL
-from mlcpu.runner import Runner
 from mlcpu.strategies.dask_address import SCHEDULER_ENV
-from mlcpu.strategies.pools import START_METHODS
 from mlcpu.workload import DEFAULT_ESTIMATORS, Workload, make_configs
+
+if TYPE_CHECKING:
+    from mlcpu.runner import Runner
+
+# The standard library's list, as mlcpu.strategies.pools uses it; read here so that building the
+# command line (which every command does, `mlcpu compare` too) imports no engine.
+START_METHODS = tuple(multiprocessing.get_all_start_methods())
 
 DEFAULT_STRATEGIES = ("sequential", "joblib", "multiprocessing")
 HELP = "train model configurations under each strategy; report time, speedup and accuracy"
@@ -192,7 +197,22 @@ def console_for(stream: Any) -> Console:
     return Console(file=stream, width=None if stream.isatty() else 120)
 
 
+def new_runner(workload: Workload, strategies: list[str], args: argparse.Namespace) -> Runner:
+    """The runner for one workload from the command line's options (run and sweep share it)."""
+    from mlcpu.runner import Runner  # the engines, imported only when something runs
+
+    return Runner(
+        workload,
+        strategies,
+        repeat=args.repeat,
+        ceiling=not args.no_ceiling,
+        **strategy_options(args),
+    )
+
+
 def execute(args: argparse.Namespace) -> int:
+    from mlcpu.console import ConsoleReporter, print_summary
+
     if args.plot is not None:
         from mlcpu.reporting import _mpl
 
@@ -200,13 +220,7 @@ def execute(args: argparse.Namespace) -> int:
     console = console_for(sys.stdout)
     # The runner owns the workload (no reference kept here), so once the data are shared with
     # worker processes the private copy can be freed.
-    runner = Runner(
-        build_workload(args),
-        list(args.strategies),
-        repeat=args.repeat,
-        ceiling=not args.no_ceiling,
-        **strategy_options(args),
-    )
+    runner = new_runner(build_workload(args), list(args.strategies), args)
     runner.results.extra["command"] = ["mlcpu", *args.argv]
     total = len(runner.workload.configs) * len(runner.strategies) * args.repeat
     try:

@@ -17,18 +17,15 @@ from typing import Any
 
 from rich.table import Table
 
-from mlcpu import atomic
+from mlcpu import atomic, schemas
 from mlcpu._version import __version__
 from mlcpu.commands import _args, run
-from mlcpu.console import ConsoleReporter, print_summary
 from mlcpu.data import SYNTHETIC
 from mlcpu.errors import InputError, TaskError
-from mlcpu.machine import machine_info
 from mlcpu.results import BASELINE, RunResults
-from mlcpu.runner import Runner
 from mlcpu.workload import DEFAULT_ESTIMATORS
 
-SCHEMA = "mlcpu.sweep/1"
+SCHEMA = schemas.SWEEP
 DEFAULT_STRATEGIES = ("sequential", "joblib", "multiprocessing", "balanced")
 DEFAULT_N_SAMPLES = (1000, 10000, 50000)
 HELP = "run the workload at growing sizes; report how time grows and where parallel pays off"
@@ -182,6 +179,9 @@ def sweep_table(document: dict[str, Any]) -> Table:
 
 
 def execute(args: argparse.Namespace) -> int:
+    from mlcpu.console import ConsoleReporter, print_summary
+    from mlcpu.machine import machine_info
+
     parameter, values = axis(args)
     strategies = list(args.strategies)
     if BASELINE not in strategies:
@@ -201,13 +201,7 @@ def execute(args: argparse.Namespace) -> int:
     failed = False
     for value in values:
         workload = run.build_workload(point_args(args, parameter, value))
-        runner = Runner(
-            workload,
-            strategies,
-            repeat=args.repeat,
-            ceiling=not args.no_ceiling,
-            **run.strategy_options(args),
-        )
+        runner = run.new_runner(workload, strategies, args)
         runner.results.extra["command"] = ["mlcpu", *args.argv]
         if not args.quiet:
             console.print(f"\n[bold]{parameter} = {value}[/]", highlight=False)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlcpu.console import plural
 from mlcpu.results import RunResults
 
 
@@ -41,7 +40,7 @@ def _caption_parts(results: RunResults) -> list[str]:
     parts = [
         dataset_text(workload),
         f"{model}, n_estimators {estimators_text(estimators)}",
-        plural(cpus, "usable CPU") if cpus else "",
+        f"{cpus} usable CPU{'' if cpus == 1 else 's'}" if cpus else "",
         f"median of {results.repeat} runs" if results.repeat > 1 else "",
     ]
     return [p for p in parts if p]

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from mlcpu import results as run_results
+from mlcpu import schemas
 from mlcpu.errors import InputError
 from mlcpu.results import RunResults
 
-SWEEP_SCHEMA = "mlcpu.sweep/1"
+SWEEP_SCHEMA = schemas.SWEEP
 SWEEP_PARAMETERS = ("n_samples", "estimators")
 
 
@@ -110,18 +111,18 @@ def load(path: str | Path) -> RunResults | Sweep:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         # The run loader has the precise message for each of these.
         return run_results.load(text)
-    schema = str(document.get("schema", "")) if isinstance(document, dict) else ""
-    if schema.startswith("mlcpu.sweep/"):
+    if schemas.is_sweep(document):
         try:
             return sweep_from_dict(document, text)
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, InputError):
                 raise
             raise InputError(f"sweep file {text!r} is malformed: {exc!r}") from None
-    if not schema.startswith("mlcpu.run/"):
+    if not schemas.is_run(document):
+        found = schemas.schema_of(document)
         raise InputError(
-            f"{text!r} is not an mlcpu results file (expected schema 'mlcpu.run/1' "
-            f"or 'mlcpu.sweep/1', found {schema or 'none'!r})"
+            f"{text!r} is not an mlcpu results file (expected schema {schemas.RUN!r} "
+            f"or {schemas.SWEEP!r}, found {found or 'none'!r})"
         )
     results = run_results.load(text)
     results.compute_ratios()
