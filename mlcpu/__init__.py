@@ -35,9 +35,9 @@ _EXPORTS = {
     "Strategy": "mlcpu.strategies",
     "create_strategy": "mlcpu.strategies:create",
     "strategy_names": "mlcpu.strategies:names",
-    "TaskResult": "mlcpu.training",
-    "Timed": "mlcpu.training",
-    "timer": "mlcpu.training",
+    "TaskResult": "mlcpu.records",
+    "Timed": "mlcpu.records",
+    "timer": "mlcpu.records",
     "train_task": "mlcpu.training",
     "TaskConfig": "mlcpu.workload",
     "Workload": "mlcpu.workload",
@@ -98,10 +98,11 @@ if TYPE_CHECKING:
         TaskTimeoutError,
         WorkerDiedError,
     )
+    from mlcpu.records import TaskResult, Timed, timer
     from mlcpu.results import RunResults, StrategyResult
     from mlcpu.runner import RunListener, Runner, run
     from mlcpu.strategies import Strategy
     from mlcpu.strategies import create as create_strategy
     from mlcpu.strategies import names as strategy_names
-    from mlcpu.training import TaskResult, Timed, timer, train_task
+    from mlcpu.training import train_task
     from mlcpu.workload import TaskConfig, Workload, make_configs
