@@ -204,3 +204,51 @@ def test_stopping_the_gate_leaves_no_process_of_either_side(trees, sent, code):
     assert "Traceback" not in err
     assert not wait_until_gone(str(trees["base"]))
     assert not wait_until_gone(str(trees["same"]))
+
+
+def suite_tree(folder: Path) -> Path:
+    """A tree with the project's benchmark plumbing and the two small gate benchmarks."""
+    make_tree(folder)
+    shutil.copy(ROOT / "conftest.py", folder / "conftest.py")
+    shutil.copytree(
+        ROOT / "benchmarks", folder / "benchmarks", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    (folder / "suite").mkdir()
+    shutil.copy(ROOT / "tests" / "gate_suite" / "bench_gate.py", folder / "suite" / "test_gate.py")
+    return folder
+
+
+def test_a_pytest_benchmark_suite_is_gated_the_same_way(tmp_path):
+    base, slowed = suite_tree(tmp_path / "base"), suite_tree(tmp_path / "slow")
+    slow(slowed, 1.0)
+    report = tmp_path / "gate.json"
+    done = gate(
+        str(base),
+        str(slowed),
+        "--pytest",
+        "suite",
+        "--pytest-args",
+        "-k sequential",
+        "--max-slowdown",
+        "30%",
+        "--max-rounds",
+        "6",
+        "--json",
+        str(report),
+        timeout=400,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    (row,) = json.loads(report.read_text())["benchmarks"]
+    assert row["name"] == "test_gate[sequential-iris]"
+    assert row["fullname"] == "suite/test_gate.py::test_gate[sequential-iris]"
+    assert row["verdict"] == "regression"
+    assert row["ratio"] > 1.3
+    assert row["ratio_low"] > 1
+
+
+def test_a_suite_missing_from_a_tree_is_bad_input(tmp_path):
+    base = suite_tree(tmp_path / "base")
+    done = gate(str(base), str(make_tree(tmp_path / "bare")), "--pytest", "suite")
+    assert done.returncode == 2
+    assert "candidate tree" in done.stderr
+    assert "has no 'suite'" in done.stderr

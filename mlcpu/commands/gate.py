@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -77,6 +78,18 @@ def add_parser(commands: Any) -> None:
         metavar="MODULE:FACTORY",
         help="your own model for the run and per-task families, imported by each side from "
         "its own tree (default: random_forest)",
+    )
+    parser.add_argument(
+        "--pytest",
+        metavar="SUITE",
+        help="gate a pytest-benchmark suite instead (a path inside each tree, e.g. benchmarks): "
+        "whole suite runs interleaved ABBA, judged per benchmark",
+    )
+    parser.add_argument(
+        "--pytest-args",
+        type=_pytest_args,
+        metavar="ARGS",
+        help="more pytest arguments for --pytest, as one string (e.g. \"-k iris\")",
     )
     parser.add_argument(
         "--budget",
@@ -168,6 +181,13 @@ def _dataset_list(text: str) -> tuple[str, ...]:
     return names
 
 
+def _pytest_args(text: str) -> list[str]:
+    try:
+        return shlex.split(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"cannot split {text!r} as shell words: {exc}") from None
+
+
 def _pattern_list(text: str) -> tuple[str, ...]:
     patterns = tuple(part.strip() for part in text.split(",") if part.strip())
     if not patterns:
@@ -235,13 +255,27 @@ def _number(value: Any, low: float, high: float | None) -> float:
 def execute(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from mlcpu.gate import catalogue, output
+    from mlcpu.gate import catalogue
     from mlcpu.gate.session import Gate, Settings
-    from mlcpu.gate.sides import SideFailed, check_tree
+    from mlcpu.gate.sides import check_tree
 
+    suite = args.pytest
+    if suite is None and args.pytest_args is not None:
+        raise InputError("--pytest-args goes with --pytest SUITE")
+    if suite is not None:
+        given = [o for o in ("strategies", "datasets", "model") if getattr(args, o) is not None]
+        if given:
+            raise InputError(
+                f"--{given[0]} chooses mlcpu's own workloads; with --pytest the suite decides "
+                "what runs (pass -k and the like in --pytest-args)"
+            )
+        if not suite.strip() or Path(suite).is_absolute() or ".." in Path(suite).parts:
+            raise InputError(
+                f"--pytest takes a path inside both trees, like benchmarks, got {suite!r}"
+            )
     trees = {
-        "base": check_tree("base", args.base),
-        "candidate": check_tree("candidate", args.candidate),
+        label: check_tree(label, tree, package=suite is None)
+        for label, tree in (("base", args.base), ("candidate", args.candidate))
     }
     tables = _from_tables(args)
 
@@ -258,6 +292,23 @@ def execute(args: argparse.Namespace) -> int:
         max_rounds=args.max_rounds or Settings.max_rounds,
         seed=args.seed if args.seed is not None else 0,
     )
+    err = Console(file=sys.stderr, highlight=False)
+
+    def progress(line: str) -> None:
+        err.print(f"gate: {line}", soft_wrap=True, markup=False)
+
+    if suite is not None:
+        from mlcpu.gate.suite import SuiteGate
+
+        gate: Gate = SuiteGate(
+            trees,
+            suite,
+            args.pytest_args or [],
+            only=args.only or (),
+            settings=settings,
+            progress=progress,
+        )
+        return _judge(gate, args, trees)
     benchmarks = catalogue.select(
         catalogue.catalogue(
             strategies=args.strategies or catalogue.STRATEGIES,
@@ -266,18 +317,21 @@ def execute(args: argparse.Namespace) -> int:
         ),
         args.only or (),
     )
-    console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 160)
-    err = Console(file=sys.stderr, highlight=False)
-    gate = Gate(
-        trees,
-        benchmarks,
-        settings,
-        progress=lambda line: err.print(f"gate: {line}", soft_wrap=True, markup=False),
-    )
+    return _judge(Gate(trees, benchmarks, settings, progress=progress), args, trees)
+
+
+def _judge(gate: Any, args: argparse.Namespace, trees: dict[str, Path]) -> int:
+    """Run the gate, print the table and the verdict, write the files asked for."""
+    from rich.console import Console
+
+    from mlcpu.gate import output
+    from mlcpu.gate.sides import SideFailed
+
     try:
         outcome = gate.run()
     except SideFailed as exc:
         raise InputError(f"gate stopped, nothing judged: {exc}") from None
+    console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 160)
     console.print(output.table(outcome))
     code = _exit_code(outcome.verdict)
     for line in (output.summary(outcome), output.detectable_line(outcome)):

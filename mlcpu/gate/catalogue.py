@@ -39,6 +39,7 @@ class Benchmark:
     params: dict[str, Any] = field(default_factory=dict)  # pytest-benchmark's params
     model: str = "random_forest"
     mode: str | None = None
+    source: str | None = None  # a pytest suite's own fullname
 
     def spec(self) -> dict[str, Any]:
         """The request a side prepares (plain JSON)."""
@@ -58,7 +59,7 @@ class Benchmark:
 
     @property
     def fullname(self) -> str:
-        return f"benchmarks/test_{self.kind}.py::{self.name}"
+        return self.source or f"benchmarks/test_{self.kind}.py::{self.name}"
 
 
 def catalogue(

@@ -33,7 +33,9 @@ def _pct(value: float | None, signed: bool = True) -> str:
 
 def table(outcome: Outcome) -> Table:
     level = 1 - outcome.settings.alpha
-    grid = Table(title=f"mlcpu gate: candidate / base, paired rounds ({level:.0%} simultaneous)")
+    grid = Table(
+        title=f"mlcpu gate: candidate / base, paired rounds; bounds hold together at {level:.0%}"
+    )
     for name, justify in [
         ("benchmark", "left"),
         ("rounds", "right"),
@@ -131,8 +133,10 @@ def document(outcome: Outcome, trees: dict[str, Path], exit_code: int) -> dict[s
             "seed": settings.seed,
             "looks": list(outcome.looks),
             "per_interval_alpha": outcome.per_look_alpha,
-            "method": "paired rounds, ABBA order; Hodges-Lehmann estimate of log(candidate/base) "
-            "with the Wilcoxon signed-rank interval; Bonferroni over benchmarks and looks",
+            "method": "rounds of ABBA runs; per round log(fastest candidate / fastest base); "
+            "Hodges-Lehmann estimate with the Wilcoxon signed-rank interval; each bound "
+            "Bonferroni-corrected over benchmarks and looks (all lower bounds hold together "
+            "at 1 - alpha, and so do all upper bounds)",
         },
         "benchmarks": [t.to_dict() for t in outcome.tallies],
     }

@@ -77,15 +77,20 @@ class Outcome:
         return INCONCLUSIVE if self.inconclusive else "pass"
 
 
-def plan_looks(settings: Settings, benchmarks: int) -> tuple[tuple[int, ...], float]:
-    """The rounds at which to judge, and the alpha of each interval.
+def plan_looks(
+    family_alpha: float, benchmarks: int, max_rounds: int
+) -> tuple[tuple[int, ...], float]:
+    """The rounds at which to judge, and the (two-sided) alpha of each interval.
 
-    Looks too early for any interval at the resulting alpha are dropped (they would only
-    spend alpha); the end of the budget is one more look.
+    Only an interval's lower bound can raise a false alarm and only its upper bound can pass
+    a slowdown, so each side of it gets the Bonferroni share of ``family_alpha``: all lower
+    bounds hold together at ``1 - family_alpha``, and so do all upper bounds. Looks too early
+    for any interval at the resulting alpha are dropped (they would only spend alpha); the end
+    of the budget is one more look.
     """
-    looks = ratios.looks_up_to(settings.max_rounds)
+    looks = ratios.looks_up_to(max(max_rounds, ratios.LOOKS[0]))
     while True:
-        alpha = ratios.family_alpha(settings.alpha, benchmarks, len(looks) + 1)
+        alpha = 2 * ratios.family_alpha(family_alpha, benchmarks, len(looks) + 1)
         usable = tuple(n for n in looks if n >= ratios.fewest_rounds(alpha))
         if usable == looks or not usable:
             return usable or looks[-1:], alpha
@@ -111,34 +116,37 @@ class Gate:
         self.progress = progress or (lambda line: None)
         self.sides: dict[str, SideProcess] = {}
         self._pair_s: dict[str, float] = {}
+        self._all: list[Tally] = []
+
+    def tally(self, benchmark: Benchmark) -> Tally:
+        return Tally(
+            benchmark,
+            max_slowdown=self.settings.max_slowdown.limit(benchmark.name),
+            max_accuracy_drop=self.settings.max_accuracy_drop.limit(benchmark.name),
+        )
 
     def run(self) -> Outcome:
         began = time.monotonic()
         settings = self.settings
-        tallies = [
-            Tally(
-                b,
-                max_slowdown=settings.max_slowdown.limit(b.name),
-                max_accuracy_drop=settings.max_accuracy_drop.limit(b.name),
-            )
-            for b in self.benchmarks
-        ]
-        looks, alpha = plan_looks(settings, len(tallies))
         with program_folder() as folder:
             try:
                 hellos = self._start(folder)
-                self._prepare()
+                tallies = self._all = self._prepare()
                 rng = random.Random(settings.seed)
                 for _ in range(settings.warmup_rounds):
                     self._round(tallies, rng, 0, keep=False)
-                self.progress(f"warm-up done in {time.monotonic() - began:.0f} s")
+                looks, alpha = plan_looks(
+                    settings.alpha, len(tallies), self._reachable_rounds(began)
+                )
+                self.progress(
+                    f"warm-up done in {time.monotonic() - began:.0f} s; judging at rounds "
+                    f"{', '.join(map(str, looks))} (each bound at alpha {alpha / 2:.2g})"
+                )
                 spent = self._rounds(tallies, looks, alpha, rng, began)
             except BaseException:
-                for side in self.sides.values():  # Ctrl-C, SIGTERM, a failed side: no waiting
-                    side.kill()
+                self._stop(kill=True)  # Ctrl-C, SIGTERM, a failed side: no waiting
                 raise
-            for side in self.sides.values():
-                side.close()
+            self._stop(kill=False)
         return Outcome(
             tallies=tallies,
             hellos=hellos,
@@ -148,6 +156,24 @@ class Gate:
             elapsed_s=time.monotonic() - began,
             budget_spent=spent,
         )
+
+    def _stop(self, kill: bool) -> None:
+        for side in self.sides.values():
+            side.kill() if kill else side.close()
+
+    def _projected(self, active: list[Tally]) -> float:
+        """What the next round of these benchmarks should cost."""
+        return sum(self._pair_s.get(t.name, 0.0) for t in active)
+
+    def _reachable_rounds(self, began: float) -> int:
+        """How many rounds to plan looks for: three times what the budget allows with every
+        benchmark active (decided ones leave, so the rest get more), at the warm-up's costs.
+        Looks beyond what can be reached would only spend alpha. Timing costs, not ratios,
+        decide it, so planning on them cannot bias a verdict."""
+        left = self.settings.budget_s - (time.monotonic() - began)
+        per_round = self._projected(self._all)
+        reachable = int(3 * left / per_round) if per_round > 0 else self.settings.max_rounds
+        return max(1, min(self.settings.max_rounds, reachable))
 
     def _start(self, folder: object) -> dict[str, Hello]:
         for label in SIDES:
@@ -165,7 +191,8 @@ class Gate:
                     )
         return hellos
 
-    def _prepare(self) -> None:
+    def _prepare(self) -> list[Tally]:
+        """Data loaded and pools started on both sides; both must describe the same work."""
         specs = [b.spec() for b in self.benchmarks]
         described = {
             label: side.request(PREPARE_TIMEOUT_S, "prepare", benchmarks=specs)["benchmarks"]
@@ -178,6 +205,7 @@ class Gate:
                     f"the two trees do not measure the same workload for {benchmark.name}: "
                     f"base {base} vs candidate {candidate}"
                 )
+        return [self.tally(b) for b in self.benchmarks]
 
     def _rounds(
         self,
@@ -194,7 +222,7 @@ class Gate:
             active = [t for t in tallies if not t.decided]
             if not active:
                 return False
-            projected = sum(self._pair_s.get(t.name, 0.0) for t in active)
+            projected = self._projected(active)
             if time.monotonic() - began + projected > budget or index >= looks[-1]:
                 for tally in active:
                     tally.look(alpha, final=True)

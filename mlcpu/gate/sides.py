@@ -35,14 +35,15 @@ class SideFailed(Exception):
     """A side crashed, hung or reported an error; the message names the side."""
 
 
-def check_tree(label: str, tree: str) -> Path:
-    """A project tree: a folder holding an importable ``mlcpu`` package."""
+def check_tree(label: str, tree: str, package: bool = True) -> Path:
+    """A project tree: a folder holding an importable ``mlcpu`` package (unless ``package``
+    is False: a pytest suite's tree needs only the suite)."""
     path = Path(tree)
     try:
         if not path.is_dir():
             what = "does not exist" if not path.exists() else "is not a folder"
             raise InputError(f"{label} tree {tree!r} {what}")
-        if not (path / "mlcpu" / "__init__.py").is_file():
+        if package and not (path / "mlcpu" / "__init__.py").is_file():
             raise InputError(
                 f"{label} tree {tree!r} has no mlcpu/__init__.py: give the root of an mlcpu "
                 "checkout (for a base commit: git worktree add ../base BASE_SHA)"
