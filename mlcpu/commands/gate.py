@@ -89,7 +89,7 @@ def add_parser(commands: Any) -> None:
         "--pytest-args",
         type=_pytest_args,
         metavar="ARGS",
-        help="more pytest arguments for --pytest, as one string (e.g. \"-k iris\")",
+        help='more pytest arguments for --pytest, as one string (e.g. "-k iris")',
     )
     parser.add_argument(
         "--budget",
