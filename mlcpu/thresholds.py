@@ -134,3 +134,27 @@ def load_config(path: Path | None, table_name: str = CONFIG_TABLE) -> dict[str, 
     if not isinstance(table, dict):
         raise InputError(f"[{table_name}] in {str(path)!r} must be a table")
     return table
+
+
+def rules_argument(value: Callable[[str], float], default: float) -> Callable[[str], Rules]:
+    """An argparse ``type`` reading a rule list (``--max-slowdown``, ``--max-accuracy-drop``)."""
+    import argparse
+
+    def parse(text: str) -> Rules:
+        try:
+            return parse_rules(text, value, default)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
+
+
+def config_text(value: Any) -> Any:
+    """TOML numbers (``max-accuracy-drop = 0.01``) read as the same text a flag would give."""
+    if isinstance(value, bool):
+        raise TypeError(f"expected rules or a number, got {value!r}")
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, dict):
+        return {k: config_text(v) for k, v in value.items()}
+    return value

@@ -18,7 +18,15 @@ from typing import Any
 
 from mlcpu.commands import _args
 from mlcpu.errors import InputError
-from mlcpu.thresholds import Rules, load_config, parse_accuracy, parse_percent, parse_rules
+from mlcpu.thresholds import (
+    Rules,
+    config_text,
+    load_config,
+    parse_accuracy,
+    parse_percent,
+    parse_rules,
+    rules_argument,
+)
 
 HELP = "measure BASE and CANDIDATE trees interleaved; fail on a significant slowdown"
 # Chosen from measurements on a shared 2-core machine with a noisy neighbour (README,
@@ -31,16 +39,6 @@ GATE_TABLE = "tool.mlcpu.gate"
 COMPARE_TABLE = "tool.mlcpu.compare"
 GATE_KEYS = ("max-slowdown", "max-accuracy-drop", "alpha", "budget")
 EXIT_REGRESSION, EXIT_INCONCLUSIVE = 1, 3
-
-
-def _rules(value: Callable[[str], float], default: float) -> Callable[[str], Rules]:
-    def parse(text: str) -> Rules:
-        try:
-            return parse_rules(text, value, default)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    return parse
 
 
 def add_parser(commands: Any) -> None:
@@ -99,14 +97,14 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument(
         "--max-slowdown",
-        type=_rules(parse_percent, DEFAULT_MAX_SLOWDOWN),
+        type=rules_argument(parse_percent, DEFAULT_MAX_SLOWDOWN),
         metavar="RULES",
         help="the slowdown that counts, e.g. 5%% or 'startup=10%%,*=5%%' "
         f"(default: {DEFAULT_MAX_SLOWDOWN:.0%})",
     )
     parser.add_argument(
         "--max-accuracy-drop",
-        type=_rules(parse_accuracy, DEFAULT_MAX_ACCURACY_DROP),
+        type=rules_argument(parse_accuracy, DEFAULT_MAX_ACCURACY_DROP),
         metavar="RULES",
         help="allowed absolute accuracy drop, e.g. 0.01 (default: 0)",
     )
@@ -219,9 +217,9 @@ def _from_tables(args: argparse.Namespace) -> dict[str, Any]:
             found[key] = (gate_table[key], GATE_TABLE)
     settings: dict[str, Any] = {}
     parsers: dict[str, Callable[[Any], Any]] = {
-        "max-slowdown": lambda v: parse_rules(_text(v), parse_percent, DEFAULT_MAX_SLOWDOWN),
+        "max-slowdown": lambda v: parse_rules(config_text(v), parse_percent, DEFAULT_MAX_SLOWDOWN),
         "max-accuracy-drop": lambda v: parse_rules(
-            _text(v), parse_accuracy, DEFAULT_MAX_ACCURACY_DROP
+            config_text(v), parse_accuracy, DEFAULT_MAX_ACCURACY_DROP
         ),
         "alpha": lambda v: _number(v, 0, 1),
         "budget": lambda v: _number(v, 0, None),
@@ -232,16 +230,6 @@ def _from_tables(args: argparse.Namespace) -> dict[str, Any]:
         except (ValueError, TypeError) as exc:
             raise InputError(f"{key} in [{table_name}] of {str(path)!r}: {exc}") from None
     return settings
-
-
-def _text(value: Any) -> Any:
-    if isinstance(value, bool):
-        raise TypeError(f"expected rules or a number, got {value!r}")
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, dict):
-        return {k: _text(v) for k, v in value.items()}
-    return value
 
 
 def _number(value: Any, low: float, high: float | None) -> float:

@@ -17,7 +17,7 @@ from rich.text import Text
 
 from mlcpu import atomic
 from mlcpu._version import __version__
-from mlcpu.gate.judge import INCONCLUSIVE, PASS, REGRESSION
+from mlcpu.gate.judge import INCONCLUSIVE, PASS, REGRESSION, Tally
 from mlcpu.gate.session import SIDES, Outcome
 
 SCHEMA = "mlcpu.gate/1"
@@ -78,17 +78,22 @@ def summary(outcome: Outcome) -> str:
     """One line: the verdict, and what a pass was able to see."""
     level = f"{1 - outcome.settings.alpha:.0%} confidence"
     if outcome.regressions:
-        names = ", ".join(t.name for t in outcome.regressions)
+        names = _names(outcome.regressions)
         return f"regression in {len(outcome.regressions)} benchmark(s): {names}"
     highs = [t.interval.high for t in outcome.tallies if t.interval is not None]
     bound = f"{(max(highs) - 1) * 100:.1f}%" if highs else "?"
     if outcome.inconclusive:
-        names = ", ".join(t.name for t in outcome.inconclusive)
+        names = _names(outcome.inconclusive)
         return (
             f"inconclusive within the {outcome.settings.budget_s:.0f} s budget: {names} "
             "(more --budget, or a quieter machine, would decide them)"
         )
     return f"no regression larger than {bound} on any benchmark ({level}, all together)"
+
+
+def _names(tallies: list[Tally], most: int = 6) -> str:
+    shown = ", ".join(t.name for t in tallies[:most])
+    return shown + (f" and {len(tallies) - most} more" if len(tallies) > most else "")
 
 
 def detectable_line(outcome: Outcome) -> str:
