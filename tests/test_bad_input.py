@@ -37,6 +37,7 @@ BAD_BY_TYPE: dict[str, list[str]] = {
     "_output_folder": ["", " ", NO_FOLDER, LONG + "/out"],
     "_dataset_list": ["", " ", ",", "x", "iris,,", "digits", "é", LONG],
     "_pattern_list": ["", " ", ",", " , "],
+    "_pytest_args": ["'", '"-k x', "-k 'x"],
 }
 BAD_BY_OPTION: dict[str, list[str]] = {  # the same option means the same in every command
     "--dataset": ["", " ", "x", "nope", "é", "missing.csv", "/", LONG],
@@ -48,6 +49,7 @@ BAD_BY_OPTION: dict[str, list[str]] = {  # the same option means the same in eve
     "--max-accuracy-drop": ["", "x", "-0.1", "5", "nan", "200%", "=0.1"],
     "--normalize": ["", "x", "joblib", "SEQUENTIAL"],
     "--config": ["", ".", NO_FOLDER + ".toml", "missing.toml", LONG],
+    "--pytest": ["", " ", "/abs/suite", "../elsewhere", "no_such_suite"],
 }
 
 

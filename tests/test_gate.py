@@ -252,3 +252,20 @@ def test_a_suite_missing_from_a_tree_is_bad_input(tmp_path):
     assert done.returncode == 2
     assert "candidate tree" in done.stderr
     assert "has no 'suite'" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--pytest-args", "-k x"], "--pytest-args goes with --pytest SUITE"),
+        (["--pytest", "suite", "--strategies", "joblib"], "--strategies chooses mlcpu's own"),
+        (["--pytest", "../up"], "--pytest takes a path inside both trees"),
+        (["--only", "nothing_matches_this"], "--only 'nothing_matches_this' matches no benchmark"),
+    ],
+)
+def test_options_that_do_not_fit_are_refused_before_any_side_starts(trees, options, message):
+    done = gate(str(trees["base"]), str(trees["same"]), *options)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "gate: base" not in done.stderr  # no side was started
