@@ -46,8 +46,8 @@ class StoppingRule:
     a round's ratio scattered about as much for units of 0.04 s as of 0.12 s (sd of the log ratio
     0.1-0.4), so the interval narrows with more rounds, not longer units. A round costs about
     2.5 units (``TARGET_S`` 0.06 s: 0.15-0.3 s), so the 3 s bound holds 9-21 rounds there, for
-    ±9-29%; the two best-of rounds measured before cost 0.7-1.6 s and read 0.73x-1.67x on the
-    same runs with no interval at all. On a quiet machine the ±3% target ends it sooner, at 6
+    ±9-29%; the two best-of rounds used before cost 0.7-1.6 s and read 0.73x-1.67x in the same
+    session, with no interval at all. On a quiet machine the ±3% target ends it sooner, at 6
     rounds at best; 3 s is what ``mlcpu run`` on iris can afford (a few seconds in all).
     """
 
