@@ -10,22 +10,20 @@ or the forest sizes, by giving ``--estimators`` more than once (``--estimators 1
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import math
 import sys
 from typing import Any
 
 from rich.table import Table
 
-from mlcpu import atomic, schemas
-from mlcpu._version import __version__
+from mlcpu import atomic, sweeps
 from mlcpu.commands import _args, run
 from mlcpu.data import SYNTHETIC
 from mlcpu.errors import InputError, TaskError
-from mlcpu.results import BASELINE, RunResults
+from mlcpu.results import BASELINE
+from mlcpu.sweeps import crossover  # noqa: F401 - re-exported: callers import it from here
 from mlcpu.workload import DEFAULT_ESTIMATORS
 
-SCHEMA = schemas.SWEEP
 DEFAULT_STRATEGIES = ("sequential", "joblib", "multiprocessing", "balanced")
 DEFAULT_N_SAMPLES = (1000, 10000, 50000)
 HELP = "run the workload at growing sizes; report how time grows and where parallel pays off"
@@ -106,27 +104,6 @@ def point_args(args: argparse.Namespace, parameter: str, value: Any) -> argparse
     return argparse.Namespace(**fixed)
 
 
-def crossover(points: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per strategy, the first (smallest) value at which its speedup vs sequential exceeds 1."""
-    names: list[str] = []
-    for point in points:
-        for record in point["run"]["strategies"]:
-            if record["name"] != BASELINE and record["name"] not in names:
-                names.append(record["name"])
-    found: dict[str, Any] = {}
-    for name in names:
-        found[name] = next(
-            (
-                point["value"]
-                for point in points
-                for record in point["run"]["strategies"]
-                if record["name"] == name and (record.get("speedup") or 0) > 1
-            ),
-            None,
-        )
-    return found
-
-
 def work(parameter: str, value: Any) -> float:
     """A number that grows with the work of a point: rows, or trees in total."""
     return float(sum(value) if parameter == "estimators" else value)
@@ -187,17 +164,7 @@ def execute(args: argparse.Namespace) -> int:
     if BASELINE not in strategies:
         strategies.insert(0, BASELINE)  # speedups and the crossover need the baseline
     console = run.console_for(sys.stdout)
-    document: dict[str, Any] = {
-        "schema": SCHEMA,
-        "mlcpu_version": __version__,
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "status": "running",
-        "machine": machine_info(),
-        "parameter": parameter,
-        "values": values,
-        "points": [],
-        "crossover": {},
-    }
+    document = sweeps.new_document(machine_info(), parameter, values)
     failed = False
     for value in values:
         workload = run.build_workload(point_args(args, parameter, value))
@@ -210,13 +177,13 @@ def execute(args: argparse.Namespace) -> int:
                 runner.listener = reporter
                 results = runner.run()
         except (TaskError, KeyboardInterrupt) as exc:
-            _add_point(document, value, runner.results)
+            sweeps.add_point(document, value, runner.results)
             document["status"] = "failed" if isinstance(exc, TaskError) else "interrupted"
             _write(args, document)
             raise
         if not args.quiet:
             print_summary(console, results)
-        _add_point(document, value, results)
+        sweeps.add_point(document, value, results)
         failed = failed or results.status != "ok"
     document["status"] = "failed" if failed else "ok"
     console.print()
@@ -230,11 +197,6 @@ def execute(args: argparse.Namespace) -> int:
         print("mlcpu: error: a task failed in at least one point of the sweep", file=sys.stderr)
         return 1
     return 0
-
-
-def _add_point(document: dict[str, Any], value: Any, results: RunResults) -> None:
-    document["points"].append({"value": value, "run": results.to_dict()})
-    document["crossover"] = crossover(document["points"])
 
 
 def _write(args: argparse.Namespace, document: dict[str, Any]) -> bool:

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from mlcpu import atomic
 from mlcpu.errors import InputError
 from mlcpu.reporting import _mpl, accuracy, scaling, speedup, timeline
-from mlcpu.reporting.sources import Sweep
 from mlcpu.results import RunResults
+from mlcpu.sweeps import Sweep
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -17,8 +17,8 @@ from mlcpu._version import __version__
 from mlcpu.console import ceiling_line, of_ceiling_text
 from mlcpu.reporting import _mpl, charts
 from mlcpu.reporting.captions import workload_caption
-from mlcpu.reporting.sources import Sweep
 from mlcpu.results import RunResults
+from mlcpu.sweeps import Sweep
 
 CHART_CAPTIONS = {
     "scaling": "Elapsed time and speedup at each work size; the star marks where a strategy "

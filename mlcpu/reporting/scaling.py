@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mlcpu.reporting import _mpl
-from mlcpu.reporting.sources import Sweep
+from mlcpu.sweeps import Sweep
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
