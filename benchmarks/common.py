@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlcpu import schemas
 from mlcpu import strategies as registry
 from mlcpu._shared_data import SharedDataset
 from mlcpu.data import Dataset, load_dataset
@@ -29,7 +30,7 @@ DATASETS: tuple[str, ...] = ("iris", "synthetic")
 STARTUP_MODES: tuple[str, ...] = ("cold", "warm")
 # The start-up probe: one single-tree forest on iris, so the time is almost all overhead.
 STARTUP_DATASET, STARTUP_ESTIMATORS = "iris", 1
-SCHEMA = "mlcpu.benchmarks/1"
+SCHEMA = schemas.BENCHMARKS
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ PROFILES: dict[str, Profile] = {
     # About 2 minutes on 2 cores. Five rounds is the fewest with which a one-sided Mann-Whitney
     # test can reach p < 0.01 (the lowest possible p is 1/252).
     "quick": Profile("quick", 1_000, 20, rounds=5, warmup_rounds=1, startup_rounds=5),
-    # The tutorial's synthetic size (FINDINGS.md) and more rounds for tighter statistics.
+    # The tutorial's synthetic size (docs/measured-facts.md) and more rounds for tighter statistics.
     "full": Profile("full", 10_000, 20, rounds=10, warmup_rounds=2, startup_rounds=10),
 }
 DEFAULT_PROFILE = "quick"

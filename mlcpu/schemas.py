@@ -6,6 +6,9 @@ from typing import Any
 
 RUN = "mlcpu.run/1"  # one ``mlcpu run``: mlcpu.results.RunResults.to_dict()
 SWEEP = "mlcpu.sweep/1"  # one ``mlcpu sweep``: a run document per point of the parameter
+GATE = "mlcpu.gate/1"  # one ``mlcpu gate``: verdicts, intervals and every run of both trees
+BENCHMARKS = "mlcpu.benchmarks/1"  # the ``mlcpu`` section of the benchmark suite's saved runs
+GATE_TIMINGS = "mlcpu.gate-timings/1"  # the ``mlcpu`` section of a gate's pytest-benchmark files
 
 
 def family(schema: str) -> str:

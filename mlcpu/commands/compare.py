@@ -20,22 +20,19 @@ from mlcpu import compare as gate
 from mlcpu.commands import _args
 from mlcpu.commands.run import console_for
 from mlcpu.errors import InputError
-from mlcpu.thresholds import CONFIG_TABLE, Rules, load_config, parse_accuracy, parse_percent
+from mlcpu.thresholds import (
+    CONFIG_TABLE,
+    config_text,
+    load_config,
+    parse_accuracy,
+    parse_percent,
+    rules_argument,
+)
 from mlcpu.thresholds import parse_rules as _parse_rules
 
 HELP = "gate: fail when CURRENT is slower (significantly) or less accurate than BASELINE"
 CONFIG_KEYS = ("max-slowdown", "max-accuracy-drop", "alpha", "normalize")
 EXIT_REGRESSION = 1
-
-
-def _rules_type(value: Callable[[str], float], default: float) -> Callable[[str], Rules]:
-    def parse(text: str) -> Rules:
-        try:
-            return _parse_rules(text, value, default)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    return parse
 
 
 def add_parser(commands: Any) -> None:
@@ -49,14 +46,14 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("current", metavar="CURRENT", help="the JSON file to judge")
     parser.add_argument(
         "--max-slowdown",
-        type=_rules_type(parse_percent, gate.DEFAULT_MAX_SLOWDOWN),
+        type=rules_argument(parse_percent, gate.DEFAULT_MAX_SLOWDOWN),
         metavar="RULES",
         help="allowed slowdown of the median, e.g. 10%% or per benchmark 'iris=20%%,*=10%%' "
         "(default: 10%%)",
     )
     parser.add_argument(
         "--max-accuracy-drop",
-        type=_rules_type(parse_accuracy, gate.DEFAULT_MAX_ACCURACY_DROP),
+        type=rules_argument(parse_accuracy, gate.DEFAULT_MAX_ACCURACY_DROP),
         metavar="RULES",
         help="allowed absolute accuracy drop, e.g. 0.01 or 1%% or 'synthetic=0.01,*=0' "
         "(default: 0)",
@@ -115,11 +112,11 @@ def settings_from(args: argparse.Namespace) -> gate.Settings:
     parsers: dict[str, tuple[str, Callable[[Any], Any]]] = {
         "max_slowdown": (
             "max-slowdown",
-            lambda v: _parse_rules(_text(v), parse_percent, gate.DEFAULT_MAX_SLOWDOWN),
+            lambda v: _parse_rules(config_text(v), parse_percent, gate.DEFAULT_MAX_SLOWDOWN),
         ),
         "max_accuracy_drop": (
             "max-accuracy-drop",
-            lambda v: _parse_rules(_text(v), parse_accuracy, gate.DEFAULT_MAX_ACCURACY_DROP),
+            lambda v: _parse_rules(config_text(v), parse_accuracy, gate.DEFAULT_MAX_ACCURACY_DROP),
         ),
         "alpha": ("alpha", _alpha),
         "normalize": ("normalize", _normalize),
@@ -133,17 +130,6 @@ def settings_from(args: argparse.Namespace) -> gate.Settings:
     return gate.Settings(
         allow_missing=args.allow_missing, ignore_machine=args.ignore_machine, **settings
     )
-
-
-def _text(value: Any) -> Any:
-    """TOML numbers (``max-accuracy-drop = 0.01``) read as the same text a flag would give."""
-    if isinstance(value, bool):
-        raise TypeError(f"expected rules or a number, got {value!r}")
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, dict):
-        return {k: _text(v) for k, v in value.items()}
-    return value
 
 
 def _alpha(value: Any) -> float:

@@ -15,13 +15,13 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from mlcpu import atomic
+from mlcpu import atomic, schemas
 from mlcpu._version import __version__
 from mlcpu.gate.judge import INCONCLUSIVE, PASS, REGRESSION, Tally
 from mlcpu.gate.session import SIDES, Outcome
 
-SCHEMA = "mlcpu.gate/1"
-TIMINGS_SUITE = {"schema": "mlcpu.gate-timings/1", "profile": "quick", "source": "mlcpu gate"}
+SCHEMA = schemas.GATE
+TIMINGS_SUITE = {"schema": schemas.GATE_TIMINGS, "profile": "quick", "source": "mlcpu gate"}
 _STYLE = {PASS: "green", REGRESSION: "bold red", INCONCLUSIVE: "yellow"}
 
 
