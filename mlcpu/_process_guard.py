@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 
 import psutil
 
@@ -41,6 +42,8 @@ def init_process_worker(
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if hasattr(signal, "pthread_sigmask"):  # blocked while forking, see ``terminable_forks``
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     if inner_threads is not None:
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[var] = str(inner_threads)
@@ -57,6 +60,26 @@ def init_process_worker(
         name="mlcpu-parent-watchdog",
         daemon=True,
     ).start()
+
+
+@contextlib.contextmanager
+def terminable_forks() -> Iterator[None]:
+    """Around starting a pool that forks workers (now, and later from threads started here).
+
+    A forked worker runs its parent's Python signal handlers until its initializer resets
+    them: a pool stopping it in that moment (SIGTERM) would raise the command line's
+    ``Terminated`` inside the worker, which prints a traceback. SIGTERM is blocked in the
+    threads that fork (the mask is inherited by threads and forks), so a worker receives it
+    only once its initializer has reset the handler and unblocked it: then it just ends.
+    """
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def parent_identity() -> tuple[int, float, bool]:

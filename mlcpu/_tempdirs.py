@@ -2,7 +2,8 @@
 
 Normal exits and Ctrl-C remove them in ``finally``. A SIGKILLed parent cannot clean up, so each
 folder is also registered with loky's resource tracker (the helper process joblib uses for its
-own memmap folders), which deletes what is still registered when the parent dies. As a last
+own memmap folders), which deletes what is still registered when the parent dies (a tracker
+that died itself is replaced, see ``mlcpu._thirdparty``). As a last
 resort, folders whose owning process no longer exists are removed when mlcpu next starts.
 """
 
@@ -18,16 +19,10 @@ from pathlib import Path
 
 import psutil
 
+from mlcpu._thirdparty import track, untrack
+
 PREFIX = "mlcpu-"
 _OWNER = re.compile(re.escape(PREFIX) + r"[a-z]+-(\d+)-")
-
-
-def _tracker() -> object | None:
-    try:
-        from joblib.externals.loky.backend import resource_tracker
-    except ImportError:  # pragma: no cover - joblib always vendors loky
-        return None
-    return resource_tracker
 
 
 @contextlib.contextmanager
@@ -36,15 +31,11 @@ def private_folder(kind: str, root: str | os.PathLike[str] | None = None) -> Ite
     base = Path(root) if root is not None else Path(tempfile.gettempdir())
     remove_stale(base)
     folder = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{kind}-{os.getpid()}-", dir=base))
-    tracker = _tracker()
-    if tracker is not None:
-        tracker.register(str(folder), "folder")  # type: ignore[attr-defined]
+    track(str(folder), "folder")
     try:
         yield folder
     finally:
-        if tracker is not None:
-            with contextlib.suppress(Exception):
-                tracker.unregister(str(folder), "folder")  # type: ignore[attr-defined]
+        untrack(str(folder), "folder")
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -61,6 +61,22 @@ class _RaiseOthersHang(_Faulty):
     fault = "raise_others_hang"
 
 
+class _PauseWhenSent(_Faulty):
+    """Trains normally; at FAULTY_SIZE, pickling the fitted forest (its result travelling back
+    to the parent) writes the worker's pid to ``MLCPU_FAULT_SENDING`` and waits to be killed."""
+
+    fault = "pause_when_sent"
+
+    def __getstate__(self) -> Any:
+        stamp = os.environ.get("MLCPU_FAULT_SENDING")
+        if self.n_estimators == FAULTY_SIZE and stamp and hasattr(self, "estimators_"):
+            with open(stamp + ".tmp", "w") as fh:
+                fh.write(str(os.getpid()))
+            os.replace(stamp + ".tmp", stamp)
+            time.sleep(3600)
+        return super().__getstate__()
+
+
 def _factory(cls: type[_Faulty]) -> Any:
     def build(n_estimators: int, random_state: int, n_jobs: int = 1, **params: Any) -> Any:
         return cls(n_estimators=n_estimators, random_state=random_state, n_jobs=n_jobs, **params)
@@ -73,5 +89,6 @@ kill = _factory(_Kill)
 raise_error = _factory(_Raise)
 hang = _factory(_Hang)
 exit_3 = _factory(_Exit)
+pause_when_sent = _factory(_PauseWhenSent)
 # Raises at FAULTY_SIZE trees, hangs for bigger forests: only fail-fast can end such a run.
 raise_others_hang = _factory(_RaiseOthersHang)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import multiprocessing
+import multiprocessing.connection
 import multiprocessing.pool
 import os
-import queue
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from multiprocessing.process import BaseProcess
@@ -17,10 +19,19 @@ from typing import Any
 from joblib.externals import loky
 from joblib.externals.loky.process_executor import ShutdownExecutorError
 
-from mlcpu._process_guard import init_process_worker, parent_identity
+from mlcpu import _thirdparty
+from mlcpu._process_guard import init_process_worker, parent_identity, terminable_forks
 from mlcpu._tempdirs import private_folder
 from mlcpu._worker import warm_up
-from mlcpu.strategies._supervisor import Backend, DoneCallback, JobFunction
+from mlcpu.errors import TaskTimeoutError
+from mlcpu.strategies._supervisor import (
+    WHILE_STARTING,
+    Backend,
+    DoneCallback,
+    JobFunction,
+    exit_code,
+    lost_worker_error,
+)
 
 WARM_UP_TIMEOUT_S = 300.0
 # An orderly Pool/loky shutdown takes 15-30 ms here. Rarely (once in the CI suite, never in 40
@@ -43,6 +54,34 @@ def _bounded(action: Callable[[], object], seconds: float = TERMINATE_GRACE_S) -
     thread.join(seconds)
 
 
+def _watch_start(backend: Backend, wait: Callable[[float], bool]) -> None:
+    """Wait for a starting pool's warm-up (``wait(timeout)`` is true once it is done), failing
+    at once, not after ``WARM_UP_TIMEOUT_S``, if a worker dies meanwhile."""
+    deadline = time.monotonic() + WARM_UP_TIMEOUT_S
+    while not wait(0.05):
+        _thirdparty.recover_tracker()
+        dead = backend.dead_workers()
+        if dead:
+            process = dead[0]
+            raise lost_worker_error(
+                backend.strategy, process.pid, exit_code(process), WHILE_STARTING
+            )
+        if time.monotonic() > deadline:
+            raise TaskTimeoutError(
+                f"{backend.strategy}: the pool's warm-up took longer than {WARM_UP_TIMEOUT_S:g} s",
+                strategy=backend.strategy,
+                timeout=WARM_UP_TIMEOUT_S,
+            )
+
+
+def _ready(result: multiprocessing.pool.AsyncResult[Any]) -> Callable[[float], bool]:
+    def wait(timeout: float) -> bool:
+        result.wait(timeout)
+        return result.ready()
+
+    return wait
+
+
 def _kill(processes: Iterable[BaseProcess]) -> None:
     for process in list(processes):
         if process.pid is not None and process.exitcode is None:
@@ -57,7 +96,10 @@ class PoolBackend(Backend):
     the supervisor notices the death through the worker's sentinel.
     """
 
-    def __init__(self, workers: int, start_method: str, inner_threads: int = 1) -> None:
+    def __init__(
+        self, workers: int, start_method: str, inner_threads: int = 1, *, strategy: str = "pool"
+    ) -> None:
+        super().__init__(strategy)
         self.workers = workers
         self.start_method = start_method
         self.inner_threads = inner_threads
@@ -65,22 +107,34 @@ class PoolBackend(Backend):
         self._forkserver_started = False
 
     def start(self) -> None:
+        self.forget_workers()
+        _thirdparty.recover_tracker()
         context = multiprocessing.get_context(self.start_method)
         if self.start_method == "forkserver":
-            self._forkserver_started = not _forkserver_running()
+            self._forkserver_started = not _thirdparty.forkserver_running()
             context.set_forkserver_preload(["mlcpu._worker", "sklearn.ensemble"])
-        self.pool = context.Pool(
-            self.workers,
-            initializer=init_process_worker,
-            initargs=(*parent_identity(), self.inner_threads),
-        )
+        with terminable_forks():  # the pool's threads fork replacements later
+            self.pool = context.Pool(
+                self.workers,
+                initializer=init_process_worker,
+                initargs=(*parent_identity(), self.inner_threads),
+            )
+        self.watched()  # a pool whose workers cannot be seen is refused, not run unwatched
         with private_folder("warmup") as folder:
             pending = [
                 self.pool.apply_async(warm_up, (str(folder), self.workers))
                 for _ in range(self.workers)
             ]
             for result in pending:
-                result.get(timeout=WARM_UP_TIMEOUT_S)
+                _watch_start(self, lambda timeout, r=result: r.wait(timeout) or r.ready())  # type: ignore[misc]
+                result.get()
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)`` on one worker of the starting pool, watched like the warm-up."""
+        assert self.pool is not None
+        result = self.pool.apply_async(fn, args)
+        _watch_start(self, _ready(result))
+        return result.get()
 
     def submit(self, fn: JobFunction, job: Any, done: DoneCallback) -> None:
         assert self.pool is not None
@@ -92,24 +146,30 @@ class PoolBackend(Backend):
         )
 
     def processes(self) -> Iterable[BaseProcess]:
-        # Pool keeps its worker processes in the private ``_pool`` list (stable since 2.6);
-        # there is no public way to reach their sentinels and exit codes.
-        return list(getattr(self.pool, "_pool", ()))
+        pool = self.pool
+        return () if pool is None else _thirdparty.pool_processes(pool)
 
     def terminate(self) -> None:
         pool, self.pool = self.pool, None
         if pool is None:
             return
-        workers = list(getattr(pool, "_pool", ()))
+        _thirdparty.recover_tracker()
+        workers = []
+        with contextlib.suppress(_thirdparty.InternalsChanged):  # refused at start: still stop it
+            workers = _thirdparty.pool_processes(pool)
 
         def stop() -> None:
             pool.terminate()
             pool.join()
 
         _bounded(stop)
+        # Also any worker the pool started since, to replace one that died (when an idle
+        # worker is killed, ``terminate`` hangs and the pool is left to us to stop).
+        with contextlib.suppress(_thirdparty.InternalsChanged):
+            workers += _thirdparty.pool_processes(pool)
         _kill(workers)
         if self._forkserver_started:
-            _stop_forkserver()
+            _thirdparty.stop_forkserver()
             self._forkserver_started = False
 
 
@@ -118,7 +178,8 @@ class ThreadBackend(Backend):
 
     can_stop_tasks = False
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, *, strategy: str = "threads") -> None:
+        super().__init__(strategy)
         self.workers = workers
         self.pool: multiprocessing.pool.ThreadPool | None = None
 
@@ -152,14 +213,41 @@ class LokyBackend(Backend):
     breaks_on_worker_death = True
     broken_errors = (loky.BrokenProcessPool, ShutdownExecutorError)
 
-    def __init__(self, workers: int, inner_threads: int = 1) -> None:
+    def __init__(self, workers: int, inner_threads: int = 1, *, strategy: str = "joblib") -> None:
+        super().__init__(strategy)
         self.workers = workers
         self.inner_threads = inner_threads
         self.executor: loky.ProcessPoolExecutor | None = None
 
     def start(self) -> None:
+        self.forget_workers()
+        _thirdparty.recover_tracker()
+        with _thirdparty.tracker_relaunch_handled():
+            executor = self.executor = self._new_executor()
+        self.watched()  # a pool whose workers cannot be seen is refused, not run unwatched
+        with private_folder("warmup") as folder:
+            size = self.workers
+            with _thirdparty.tracker_relaunch_handled():  # loky starts its workers here
+                futures = [executor.submit(warm_up, str(folder), size) for _ in range(size)]
+
+            def finished(timeout: float) -> bool:
+                return not concurrent.futures.wait(futures, timeout)[1]
+
+            _watch_start(self, finished)
+            try:
+                for future in futures:
+                    future.result()
+            except loky.BrokenProcessPool as exc:
+                # Broken by a death the watch had not seen yet: give it a moment to show.
+                deadline = time.monotonic() + 2.0
+                while not (dead := self.dead_workers()) and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                pid, code = (dead[0].pid, exit_code(dead[0])) if dead else (None, None)
+                raise lost_worker_error(self.strategy, pid, code, WHILE_STARTING) from exc
+
+    def _new_executor(self) -> loky.ProcessPoolExecutor:
         threads = str(self.inner_threads)
-        self.executor = loky.ProcessPoolExecutor(
+        return loky.ProcessPoolExecutor(
             max_workers=self.workers,
             timeout=LOKY_IDLE_TIMEOUT_S,
             initializer=init_process_worker,
@@ -170,13 +258,6 @@ class LokyBackend(Backend):
                 "MKL_NUM_THREADS": threads,
             },
         )
-        with private_folder("warmup") as folder:
-            futures = [
-                self.executor.submit(warm_up, str(folder), self.workers)
-                for _ in range(self.workers)
-            ]
-            for future in futures:
-                future.result(timeout=WARM_UP_TIMEOUT_S)
 
     def submit(self, fn: JobFunction, job: Any, done: DoneCallback) -> None:
         assert self.executor is not None
@@ -193,45 +274,14 @@ class LokyBackend(Backend):
         future.add_done_callback(relay)
 
     def processes(self) -> Iterable[BaseProcess]:
-        # loky keeps its workers in the private ``_processes`` dict (pid -> process).
-        return list(getattr(self.executor, "_processes", {}).values())
+        executor = self.executor
+        return () if executor is None else _thirdparty.loky_processes(executor)
 
     def terminate(self) -> None:
         executor, self.executor = self.executor, None
         if executor is not None:
-            workers = list(getattr(executor, "_processes", {}).values())
-            _forget_queued_work(executor)
+            _thirdparty.recover_tracker()
+            workers = _thirdparty.loky_processes(executor)
+            _thirdparty.loky_forget_queued(executor)
             _bounded(lambda: executor.shutdown(wait=True, kill_workers=True))
             _kill(workers)
-
-
-def _forget_queued_work(executor: loky.ProcessPoolExecutor) -> None:
-    """Drop the ids of tasks not yet handed to a worker before a killing shutdown.
-
-    ``shutdown(kill_workers=True)`` forgets every pending task, but its manager thread then
-    looks up the ids still queued and dies with a ``KeyError`` traceback on stderr (joblib
-    1.6's loky; seen with more tasks than workers when a run fails fast). The queue
-    (``_work_ids``, private) is only read by that thread, so emptying it first is safe.
-    """
-    work_ids = getattr(executor, "_work_ids", None)
-    if work_ids is None:
-        return
-    with contextlib.suppress(queue.Empty):
-        while True:
-            work_ids.get_nowait()
-
-
-def _forkserver_running() -> bool:
-    from multiprocessing import forkserver
-
-    return getattr(forkserver._forkserver, "_forkserver_pid", None) is not None
-
-
-def _stop_forkserver() -> None:
-    """Stop the fork server this pool started, so no helper process outlives the strategy."""
-    from multiprocessing import forkserver
-
-    stop = getattr(forkserver._forkserver, "_stop", None)
-    if stop is not None:
-        with contextlib.suppress(OSError):
-            stop()

@@ -32,6 +32,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from mlcpu._tempdirs import private_folder
+from mlcpu._thirdparty import recover_tracker
 from mlcpu._worker import Failure, Outcome, execute, read_marker
 from mlcpu.errors import RemoteTraceback, TaskFailedError, TaskTimeoutError, WorkerDiedError
 from mlcpu.training import TaskResult
@@ -49,7 +50,13 @@ JobFunction = Callable[[Any], Outcome]
 
 
 class Backend(abc.ABC):
-    """A pool of workers as the supervisor sees it."""
+    """A pool of workers as the supervisor sees it.
+
+    Every worker process the pool has shown is remembered until the pool is started again, so
+    a death is seen even when it happened between runs, or the pool already replaced the
+    worker (a ``multiprocessing.Pool`` worker killed while it waited for work may leave the
+    task queue's lock taken: no other worker gets a task again).
+    """
 
     #: a worker death breaks the whole pool (loky, concurrent.futures) rather than one task
     breaks_on_worker_death: bool = False
@@ -57,6 +64,11 @@ class Backend(abc.ABC):
     can_stop_tasks: bool = True
     #: exceptions meaning "the pool broke under this task", not "the task failed"
     broken_errors: tuple[type[BaseException], ...] = ()
+
+    def __init__(self, strategy: str = "pool") -> None:
+        #: the strategy's name, for messages
+        self.strategy = strategy
+        self._seen: dict[int, BaseProcess] = {}
 
     @abc.abstractmethod
     def start(self) -> None: ...
@@ -76,6 +88,36 @@ class Backend(abc.ABC):
     def restart(self) -> None:
         self.terminate()
         self.start()
+
+    def watched(self) -> list[BaseProcess]:
+        """``processes()``, each remembered (see the class doc)."""
+        seen = self._seen  # a restart replaces the dict: never add old workers to the new one
+        current = [p for p in self.processes() if p.pid is not None]
+        for process in current:
+            seen.setdefault(process.pid, process)  # type: ignore[arg-type]
+        return current
+
+    def owns(self, pid: int) -> bool:
+        """Whether ``pid`` was a worker of the pool as it runs now (not of one stopped)."""
+        return pid in self._seen
+
+    def forget(self, pid: int) -> None:
+        """A death that has been dealt with."""
+        self._seen.pop(pid, None)
+
+    def forget_workers(self) -> None:
+        """Called when a new pool starts: the old one's workers are no longer ours to watch."""
+        self._seen = {}
+
+    def dead_workers(self) -> list[BaseProcess]:
+        """Remembered workers that have died and were not dealt with yet."""
+        self.watched()
+        remembered = {}
+        for process in list(self._seen.values()):
+            with contextlib.suppress(ValueError):  # closed: stopped by us, not died
+                remembered[process.sentinel] = process
+        ready = multiprocessing.connection.wait(list(remembered), timeout=0)
+        return [remembered[sentinel] for sentinel in ready]  # type: ignore[index]
 
 
 @dataclass
@@ -116,6 +158,32 @@ def failure_result(job: Any, failure: Failure) -> TaskResult:
         started=failure.started,
         ended=failure.ended,
         error=f"{failure.exc_type}: {failure.message}",
+    )
+
+
+#: when a worker died that ran no task (see ``lost_worker_error``)
+WHILE_STARTING = "while the pool was starting"
+BETWEEN_TASKS = "between tasks"
+
+
+def lost_worker_error(
+    strategy: str,
+    pid: int | None,
+    exitcode: int | None,
+    when: str,
+    completed: list[TaskResult] | None = None,
+) -> WorkerDiedError:
+    """The error for a worker that died running no task: the pool cannot be trusted, so the
+    run stops (a ``multiprocessing.Pool`` may never hand out work again; loky breaks)."""
+    who = "a worker process" if pid is None else f"a worker process (pid {pid})"
+    how = "died" if pid is None else describe_exit(exitcode)
+    return WorkerDiedError(
+        f"{strategy}: {who} {how} {when}; the pool was stopped",
+        strategy=strategy,
+        pid=pid,
+        signal_name=signal_name(exitcode),
+        exitcode=exitcode,
+        completed=completed,
     )
 
 
@@ -238,19 +306,19 @@ class _DeathWatch:
         watched: dict[int, BaseProcess] = {}
         dead: set[int] = set()
         while not self._stopping:
-            for process in self.backend.processes():
-                if process.pid is not None:
-                    watched.setdefault(process.pid, process)
+            recover_tracker()  # before loky's next message finds it dead (see _thirdparty)
+            for process in self.backend.watched():
+                watched.setdefault(process.pid, process)  # type: ignore[arg-type]
             live = {p.sentinel: p for pid, p in watched.items() if pid not in dead}
             ready = multiprocessing.connection.wait([self._stop.read_fd, *live], timeout=0.05)
             batch = [live[s] for s in ready if s in live]
             if batch and not self._stopping:
                 for process in batch:
                     dead.add(process.pid)  # type: ignore[arg-type]
-                self.report([(p.pid, _exit_code(p)) for p in batch])  # type: ignore[misc]
+                self.report([(p.pid, exit_code(p)) for p in batch])  # type: ignore[misc]
 
 
-def _exit_code(process: BaseProcess, patience: float = 1.0) -> int | None:
+def exit_code(process: BaseProcess, patience: float = 1.0) -> int | None:
     """The exit status of a worker whose sentinel just fired.
 
     ``multiprocessing.Pool``'s own thread reaps dead workers too: when it wins the race, our
@@ -316,6 +384,8 @@ class _Run:
         if watch is not None:
             watch.start()
         try:
+            if self.backend.can_stop_tasks:
+                self.check_idle_pool()
             for job in self.jobs:
                 self.submit(job)
             while self.flights:
@@ -365,15 +435,33 @@ class _Run:
                 latest[flight.pid] = flight
         return latest
 
+    def check_idle_pool(self) -> None:
+        """Before handing out work: a worker that died since the last run (idle, or just
+        after its last task) may have left the pool unable to run anything."""
+        dead = self.backend.dead_workers()
+        if not dead:
+            return
+        if not self.owner.keep_going:
+            process = dead[0]
+            raise lost_worker_error(
+                self.owner.strategy, process.pid, exit_code(process), BETWEEN_TASKS
+            )
+        self.backend.restart()  # nothing was lost: keep going on a fresh pool
+
     def on_death_batch(self, batch: list[tuple[int, int | None]]) -> None:
         # A task writes its marker before it starts, so a death can always be matched to it;
         # read again in case the marker appeared after this round's first look.
         self.read_markers()
-        # Only deaths of workers running a task of the current pool matter: after a restart
-        # the old pool's workers are still dying, and an idle worker's death explains nothing.
+        # Only deaths of the current pool's workers matter: after a restart the old pool's
+        # workers are still dying.
         running = self.running()
         culprits = [(running[pid], pid, code) for pid, code in batch if pid in running]
+        idle = [(p, c) for p, c in batch if p not in running and self.backend.owns(p)]
+        for pid, _ in batch:
+            self.backend.forget(pid)
         if not culprits:
+            if idle:
+                self.on_idle_death(*idle[0])
             return
         if self.backend.breaks_on_worker_death:
             if self.death_generation == self.generation:
@@ -391,6 +479,18 @@ class _Run:
                     return
         for flight, pid, exitcode in culprits:
             self.report_death(flight, pid, exitcode, together=len(culprits))
+
+    def on_idle_death(self, pid: int, exitcode: int | None) -> None:
+        """A worker running no task died: fail fast, or restart the pool and go on."""
+        if self.backend.breaks_on_worker_death and self.death_generation == self.generation:
+            return  # the pool killing its other workers after the first death
+        if not self.owner.keep_going:
+            strategy = self.owner.strategy
+            raise lost_worker_error(strategy, pid, exitcode, BETWEEN_TASKS, self.completed())
+        self.death_generation = self.generation
+        if not self.backend.breaks_on_worker_death:
+            self.on_pool_broken()  # a Pool that lost an idle worker may hand out nothing more
+        # (a loky pool's own errors for the tasks in flight lead to ``on_pool_broken``)
 
     def drain_events(self) -> None:
         broken = False
@@ -516,6 +616,7 @@ class _Run:
         # Restarted even with nothing left to run: the next run must find a working pool.
         self.backend.restart()
         self.generation += 1
+        self.break_deadline = 0.0  # the old pool's errors still coming in are old news
         for flight in innocent:
             self.submit(flight.job)
 

@@ -166,7 +166,7 @@ class BalancedStrategy(PoolStrategy):
         return {"schedule": dict(self._last)} if self._last else {}
 
     def _make_backend(self) -> Backend:
-        return PoolBackend(self.workers, self.start_method)
+        return PoolBackend(self.workers, self.start_method, strategy=self.name)
 
     def _start(self) -> None:
         super()._start()
@@ -181,11 +181,10 @@ class BalancedStrategy(PoolStrategy):
         """Time round trips of a trivial fit through the warm pool: the cost of one piece."""
         backend = self._backend
         assert isinstance(backend, PoolBackend)
-        assert backend.pool is not None
         trips = []
         for _ in range(_OVERHEAD_SAMPLES):
             began = time.perf_counter()
-            backend.pool.apply(_tiny_fit)
+            backend.call(_tiny_fit)
             trips.append(time.perf_counter() - began)
         self.per_piece_s = statistics.median(trips)
 

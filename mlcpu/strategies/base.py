@@ -51,6 +51,10 @@ class Strategy(abc.ABC):
     summary: ClassVar[str]
     #: whether the strategy has more than one worker doing tasks at once
     parallel: ClassVar[bool] = True
+    #: whether its workers are processes (tasks then get the dataset shared, not copied)
+    uses_processes: ClassVar[bool] = False
+    #: whether mlcpu's supervisor watches its workers (deaths, timeouts: ``_supervisor``)
+    supervised: ClassVar[bool] = False
 
     def __init__(
         self,

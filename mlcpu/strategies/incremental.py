@@ -21,6 +21,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+from sklearn.utils import check_array
+from sklearn.utils.validation import check_is_fitted
 
 from mlcpu import forests
 from mlcpu._worker import Failure, Job, Outcome, begin_chunk, chunk_record, execute
@@ -74,10 +76,19 @@ class ChunkResult(TaskResult):
 def tree_probabilities(forest: Any, X: np.ndarray) -> np.ndarray:
     """``(n_trees, n_rows, n_classes)``: what each tree adds inside ``forest.predict_proba``.
 
-    Validated and predicted exactly as ``ForestClassifier.predict_proba`` does before summing.
+    Validated as ``ForestClassifier.predict_proba`` validates, through public API only (not
+    its private ``_validate_X_predict``): the same conversion to float32 (CSR if sparse), then
+    the first tree checks the rest (feature count, sparse index types), as the forest asks its
+    first tree; the other trees, like the forest's, predict without checking again. One
+    difference: NaN is refused even where the trees could take it (mlcpu's datasets never hold
+    it: the CSV loader refuses non-finite values).
     """
-    X = forest._validate_X_predict(X)
-    return np.stack([tree.predict_proba(X, check_input=False) for tree in forest.estimators_])
+    check_is_fitted(forest)
+    X = check_array(X, dtype=np.float32, accept_sparse="csr")
+    first, *rest = forest.estimators_
+    probabilities = [first.predict_proba(X, check_input=True)]
+    probabilities += [tree.predict_proba(X, check_input=False) for tree in rest]
+    return np.stack(probabilities)
 
 
 def execute_prefix_chunk(job: PrefixChunkJob) -> Outcome:
@@ -358,7 +369,7 @@ class IncrementalStrategy(PoolStrategy):
         return dict(self._trees)
 
     def _make_backend(self) -> Backend:
-        return PoolBackend(self.workers, self.start_method)
+        return PoolBackend(self.workers, self.start_method, strategy=self.name)
 
     def _run(self, workload: Workload, *, keep_estimators: bool) -> list[TaskResult]:
         if self._backend is None:  # a previous failure stopped the pool

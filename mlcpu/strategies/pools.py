@@ -37,6 +37,7 @@ class PoolStrategy(Strategy):
     """A strategy whose workers live in a ``Backend`` driven by the supervisor."""
 
     uses_processes = True
+    supervised = True
 
     def __init__(self, workers: int | None = None, **options: Any) -> None:
         super().__init__(workers, **options)
@@ -94,7 +95,7 @@ class JoblibStrategy(PoolStrategy):
     )
 
     def _make_backend(self) -> Backend:
-        return LokyBackend(self.workers)
+        return LokyBackend(self.workers, strategy=self.name)
 
 
 class MultiprocessingStrategy(PoolStrategy):
@@ -124,7 +125,7 @@ class MultiprocessingStrategy(PoolStrategy):
         return {"start_method": self.start_method}
 
     def _make_backend(self) -> Backend:
-        return PoolBackend(self.workers, self.start_method)
+        return PoolBackend(self.workers, self.start_method, strategy=self.name)
 
 
 class ThreadsStrategy(PoolStrategy):
@@ -136,4 +137,4 @@ class ThreadsStrategy(PoolStrategy):
     uses_processes = False
 
     def _make_backend(self) -> Backend:
-        return ThreadBackend(self.workers)
+        return ThreadBackend(self.workers, strategy=self.name)

@@ -1,0 +1,116 @@
+"""Every private part of another library that mlcpu reads (``mlcpu._thirdparty``), pinned
+against the installed versions: if an upgrade removes one, these fail, not a run that hangs."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import platform
+
+import numpy as np
+import pytest
+from joblib.externals import loky
+
+from mlcpu import _thirdparty
+from mlcpu._thirdparty import InternalsChanged
+
+
+def _square(x: int) -> int:
+    return x * x
+
+
+def test_pool_processes_are_the_pools_workers():
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        workers = _thirdparty.pool_processes(pool)
+        assert len(workers) == 2
+        assert all(w.pid and w.sentinel is not None and w.is_alive() for w in workers)
+        pids = set(pool.map(_pid, range(8)))
+        assert pids <= {w.pid for w in workers}
+
+
+def _pid(_: object) -> int:
+    return os.getpid()
+
+
+def test_loky_processes_and_queued_work():
+    executor = loky.ProcessPoolExecutor(max_workers=1)
+    try:
+        assert executor.submit(_square, 3).result(timeout=60) == 9
+        workers = _thirdparty.loky_processes(executor)
+        assert len(workers) == 1
+        assert workers[0].is_alive()
+        _thirdparty.loky_forget_queued(executor)  # the queue exists and can be emptied
+    finally:
+        executor.shutdown(wait=True, kill_workers=True)
+
+
+def test_forkserver_is_seen_and_stopped():
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork server on this platform")
+    started_here = not _thirdparty.forkserver_running()
+    with multiprocessing.get_context("forkserver").Pool(1) as pool:
+        assert pool.apply(_square, (4,)) == 16
+    assert _thirdparty.forkserver_running()
+    if started_here:
+        _thirdparty.stop_forkserver()
+        assert not _thirdparty.forkserver_running()
+
+
+def test_resource_tracker_pid_is_its_process(tmp_path):
+    folder = tmp_path / "tracked"
+    folder.mkdir()
+    _thirdparty.track(str(folder), "folder")
+    try:
+        pid = _thirdparty.tracker_pid()
+        assert isinstance(pid, int)
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            assert b"resource_tracker" in fh.read()
+    finally:
+        _thirdparty.untrack(str(folder), "folder")
+
+
+def test_a_missing_internal_names_the_library_and_its_version():
+    version = platform.python_version()
+    with pytest.raises(
+        InternalsChanged, match=rf"Python {version}'s multiprocessing changed: .*_pool"
+    ):
+        _thirdparty.pool_processes(object())
+    import joblib
+
+    with pytest.raises(InternalsChanged, match=rf"joblib {joblib.__version__} .*_processes"):
+        _thirdparty.loky_processes(object())
+    with pytest.raises(InternalsChanged, match=r"_work_ids"):
+        _thirdparty.loky_forget_queued(object())
+
+
+def test_a_pool_whose_workers_cannot_be_seen_is_refused(monkeypatch):
+    from mlcpu import strategies
+    from tests.conftest import worker_children
+
+    real = _thirdparty.pool_processes
+
+    def hidden(pool: object) -> list:
+        return real(object())  # as if Pool._pool were gone
+
+    monkeypatch.setattr(_thirdparty, "pool_processes", hidden)
+    running = strategies.create("multiprocessing", workers=1)
+    with pytest.raises(InternalsChanged, match="_pool"):
+        running.start()
+    running.close()
+    assert worker_children() == []
+
+
+def test_tree_probabilities_match_the_forests_own_predict_proba(iris):
+    from sklearn.ensemble import RandomForestClassifier
+
+    from mlcpu.strategies.incremental import tree_probabilities
+
+    forest = RandomForestClassifier(n_estimators=7, random_state=0).fit(iris.X_train, iris.y_train)
+    per_tree = tree_probabilities(forest, iris.X_test)
+    assert per_tree.shape == (7, len(iris.X_test), 3)
+    total = np.zeros(per_tree.shape[1:])
+    for tree in per_tree:
+        total += tree
+    assert np.array_equal(total / 7, forest.predict_proba(iris.X_test))
+    with pytest.raises(ValueError, match="features"):
+        tree_probabilities(forest, iris.X_test[:, :2])
