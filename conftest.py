@@ -20,11 +20,19 @@ PROFILE_NAMES = ("quick", "full")
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    """Before pytest-benchmark loads a baseline: atomic saves, no silent skip of a bad one."""
+    """Before pytest-benchmark loads the baseline to compare with: stop if it is unreadable."""
     if config.pluginmanager.hasplugin("benchmark"):
         from mlcpu import baselines
 
-        baselines.install()
+        baselines.check_comparison(config)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """pytest-benchmark's session exists now: its saves become atomic (on it alone)."""
+    if session.config.pluginmanager.hasplugin("benchmark"):
+        from mlcpu import baselines
+
+        baselines.protect(session.config)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -213,8 +213,8 @@ def test_baselines_are_saved_atomically(tmp_path, monkeypatch):
 
     from mlcpu import baselines
 
-    baselines.install()
     store = FileStorage(tmp_path, logger=logging.getLogger("test"), default_machine_id="m")
+    baselines.protect_storage(store)
     document = {"benchmarks": [], "machine_info": {}, "version": "5"}
 
     def crash(fd: int) -> None:
