@@ -14,9 +14,9 @@ from typing import Any
 
 from mlcpu import atomic
 from mlcpu._version import __version__
-from mlcpu.console import ceiling_line, of_ceiling_text
 from mlcpu.reporting import _mpl, charts
 from mlcpu.reporting.captions import workload_caption
+from mlcpu.reporting.lines import ceiling_line, of_ceiling_text
 from mlcpu.results import RunResults
 from mlcpu.sweeps import Sweep
 
