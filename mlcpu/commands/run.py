@@ -137,7 +137,7 @@ def add_parser(commands: Any) -> None:
     execution.add_argument(
         "--no-ceiling",
         action="store_true",
-        help="skip measuring the machine's parallel ceiling (about half a second per run)",
+        help="skip measuring the machine's parallel ceiling (up to about 3 s per run)",
     )
     output = parser.add_argument_group("output")
     output.add_argument(
