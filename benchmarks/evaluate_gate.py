@@ -149,6 +149,7 @@ def main() -> int:
     parser.add_argument("--neighbour", type=Path, help="noisy-neighbour.py to run throughout")
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "gate-eval")
     parser.add_argument("--compare", action="store_true", help="also mlcpu compare, back to back")
+    parser.add_argument("--compare-runs", type=int, help="mlcpu compare in the first N runs only")
     parser.add_argument("--compare-select", default="test_run", help="pytest -k for --compare")
     parser.add_argument("gate_options", nargs="*", help="passed to mlcpu gate (after --)")
     args = parser.parse_args()
@@ -168,8 +169,10 @@ def main() -> int:
         for run in range(args.runs):
             for name in scenarios:  # interleaved, so drift over the hours hits all alike
                 out = args.out / f"{name}-{run}.json"
+                load = os.getloadavg()[0]
                 record = gate(base, candidates[name], out, args.gate_options)
-                if args.compare:
+                record["load_before"], record["load_after"] = load, os.getloadavg()[0]
+                if args.compare and (args.compare_runs is None or run < args.compare_runs):
                     record["compare"] = compare(base, candidates[name], out, args.compare_select)
                 results[name].append(record)
                 print(json.dumps({"scenario": name, "run": run, **record}), flush=True)
