@@ -269,3 +269,17 @@ def test_options_that_do_not_fit_are_refused_before_any_side_starts(trees, optio
     assert message in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     assert "gate: base" not in done.stderr  # no side was started
+
+
+@pytest.mark.parametrize(("benchmarks", "max_rounds"), [(1, 109), (5, 40), (28, 51), (28, 6)])
+def test_looks_are_only_where_a_decision_is_possible(benchmarks, max_rounds):
+    from mlcpu import ratios
+    from mlcpu.gate.session import plan_looks
+
+    looks, alpha = plan_looks(0.05, benchmarks, max_rounds)
+    assert looks
+    assert all(n <= max(max_rounds, ratios.LOOKS[0]) for n in looks)
+    # each bound gets its share of the family alpha, the end of the budget counting as a look
+    assert alpha == pytest.approx(2 * 0.05 / (benchmarks * (len(looks) + 1)))
+    if max_rounds >= 15:  # enough rounds for some look to be decidable
+        assert all(n >= ratios.fewest_rounds(alpha) for n in looks)
