@@ -87,7 +87,9 @@ def gate(base: Path, candidate: Path, out: Path, extra: list[str]) -> dict:
         *extra,
     ]
     began = time.monotonic()
-    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
+    # the gate itself runs from the exported base tree: the method under evaluation stays the
+    # committed one even while the checkout changes
+    done = subprocess.run(command, capture_output=True, text=True, cwd=base, check=False)
     record = {"exit": done.returncode, "wall_s": time.monotonic() - began}
     if out.exists():
         document = json.loads(out.read_text())
