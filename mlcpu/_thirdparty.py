@@ -27,7 +27,7 @@ import queue
 import sys
 import threading
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.process import BaseProcess
 from typing import Any
 
@@ -51,9 +51,14 @@ _OPTIONAL_INT = (int, type(None))
 
 
 def _read(
-    owner: object, attribute: str, library: str, purpose: str, kind: type | tuple[type, ...] | None
+    owner: object,
+    attribute: str,
+    library: Callable[[], str],
+    purpose: str,
+    kind: type | tuple[type, ...] | None,
 ) -> Any:
-    """``owner.attribute``, checked to exist (and be of ``kind``); else ``InternalsChanged``."""
+    """``owner.attribute``, checked to exist (and be of ``kind``); else ``InternalsChanged``
+    naming ``library()`` (its name and version, worked out only then)."""
     try:
         value = getattr(owner, attribute)
     except AttributeError:
@@ -63,7 +68,7 @@ def _read(
             return value
         found = f"it holds a {type(value).__name__}"
     raise InternalsChanged(
-        f"{library} changed: mlcpu reads its private {type(owner).__name__}.{attribute} to "
+        f"{library()} changed: mlcpu reads its private {type(owner).__name__}.{attribute} to "
         f"{purpose}, but {found}; use a version mlcpu supports or update mlcpu._thirdparty"
     )
 
@@ -71,13 +76,13 @@ def _read(
 # -- worker processes --------------------------------------------------------------------------
 def pool_processes(pool: object) -> list[BaseProcess]:
     """The worker processes of a ``multiprocessing.Pool`` (its ``_pool`` list)."""
-    workers = _read(pool, "_pool", _python(), "watch the pool's worker processes", list)
+    workers = _read(pool, "_pool", _python, "watch the pool's worker processes", list)
     return list(workers)
 
 
 def loky_processes(executor: object) -> list[BaseProcess]:
     """The worker processes of a loky ``ProcessPoolExecutor`` (its ``_processes`` dict)."""
-    workers = _read(executor, "_processes", _joblib(), "watch the pool's worker processes", dict)
+    workers = _read(executor, "_processes", _joblib, "watch the pool's worker processes", dict)
     return list(workers.values())
 
 
@@ -89,7 +94,7 @@ def loky_forget_queued(executor: object) -> None:
     more tasks than workers when a run fails fast). Only that thread reads the queue, so
     emptying it first is safe.
     """
-    work_ids = _read(executor, "_work_ids", _joblib(), "drop queued tasks at shutdown", queue.Queue)
+    work_ids = _read(executor, "_work_ids", _joblib, "drop queued tasks at shutdown", queue.Queue)
     with contextlib.suppress(queue.Empty):
         while True:
             work_ids.get_nowait()
@@ -98,20 +103,20 @@ def loky_forget_queued(executor: object) -> None:
 def _forkserver() -> object:
     from multiprocessing import forkserver
 
-    return _read(forkserver, "_forkserver", _python(), "see the fork server", None)
+    return _read(forkserver, "_forkserver", _python, "see the fork server", None)
 
 
 def forkserver_running() -> bool:
     """Whether this process's fork server is running (so a pool need not stop it)."""
     server = _forkserver()
-    _read(server, "_stop", _python(), "stop the fork server a pool started", None)
-    pid = _read(server, "_forkserver_pid", _python(), "see the fork server", _OPTIONAL_INT)
+    _read(server, "_stop", _python, "stop the fork server a pool started", None)
+    pid = _read(server, "_forkserver_pid", _python, "see the fork server", _OPTIONAL_INT)
     return pid is not None
 
 
 def stop_forkserver() -> None:
     """Stop this process's fork server, so no helper process outlives the pool that started it."""
-    stop = _read(_forkserver(), "_stop", _python(), "stop the fork server a pool started", None)
+    stop = _read(_forkserver(), "_stop", _python, "stop the fork server a pool started", None)
     with contextlib.suppress(OSError):
         stop()
 
@@ -137,8 +142,8 @@ def _tracker() -> Any:
 
 def tracker_pid() -> int | None:
     """The pid of loky's resource tracker as this process knows it (None: not started)."""
-    tracker = _read(_tracker(), "_resource_tracker", _joblib(), "see the resource tracker", None)
-    return _read(tracker, "_pid", _joblib(), "see whether the resource tracker died", _OPTIONAL_INT)
+    tracker = _read(_tracker(), "_resource_tracker", _joblib, "see the resource tracker", None)
+    return _read(tracker, "_pid", _joblib, "see whether the resource tracker died", _OPTIONAL_INT)
 
 
 def track(name: str, rtype: str) -> None:

@@ -161,20 +161,20 @@ def _alive(processes: list[psutil.Process]) -> list[psutil.Process]:
     return alive
 
 
-def _shared_folders() -> set[str]:
+def _shared_folders(pid: int) -> set[str]:
+    """Shared-memory and temporary folders of process ``pid`` (their names carry its pid:
+    other jobs on the machine may be creating and removing their own meanwhile)."""
     found: set[str] = set()
     for root in (Path("/dev/shm"), Path("/tmp")):
         if root.is_dir():
-            found |= {str(p) for p in root.glob("mlcpu-*")} | {
-                str(p) for p in root.glob("joblib_*")
-            }
+            found |= {str(p) for p in root.glob(f"mlcpu-*-{pid}-*")}
+            found |= {str(p) for p in root.glob(f"joblib_*_{pid}_*")}
     return found
 
 
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 @pytest.mark.parametrize("strategy", [*PROCESS_STRATEGIES, "dask"])
 def test_signal_stops_every_worker_and_leaves_nothing(strategy, sig, code):
-    before = _shared_folders()
     process = _start_long_run(strategy)
     children = _wait_for_workers(process, 2)
     process.send_signal(sig)
@@ -184,22 +184,21 @@ def test_signal_stops_every_worker_and_leaves_nothing(strategy, sig, code):
     while _alive(children) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _alive(children) == []
-    assert _shared_folders() - before == set()
+    assert _shared_folders(process.pid) == set()
     assert "Traceback" not in err
 
 
 @pytest.mark.parametrize("strategy", [*PROCESS_STRATEGIES, "dask"])
 def test_workers_die_with_a_sigkilled_parent(strategy):
-    before = _shared_folders()
     process = _start_long_run(strategy)
     children = _wait_for_workers(process, 2)
     process.kill()
     process.communicate(timeout=20)
     deadline = time.monotonic() + 5
-    while (_alive(children) or _shared_folders() - before) and time.monotonic() < deadline:
+    while (_alive(children) or _shared_folders(process.pid)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _alive(children) == []
-    assert _shared_folders() - before == set()
+    assert _shared_folders(process.pid) == set()
 
 
 @pytest.mark.parametrize("strategy", PROCESS_STRATEGIES)

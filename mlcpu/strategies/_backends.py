@@ -24,14 +24,9 @@ from mlcpu._process_guard import init_process_worker, parent_identity, terminabl
 from mlcpu._tempdirs import private_folder
 from mlcpu._worker import warm_up
 from mlcpu.errors import TaskTimeoutError
-from mlcpu.strategies._supervisor import (
-    WHILE_STARTING,
-    Backend,
-    DoneCallback,
-    JobFunction,
-    exit_code,
-    lost_worker_error,
-)
+from mlcpu.strategies._deathwatch import exit_code
+from mlcpu.strategies._engine import Backend, DoneCallback, JobFunction
+from mlcpu.strategies._failures import WHILE_STARTING, lost_worker_error
 
 WARM_UP_TIMEOUT_S = 300.0
 # An orderly Pool/loky shutdown takes 15-30 ms here. Rarely (once in the CI suite, never in 40

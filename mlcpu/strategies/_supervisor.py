@@ -1,123 +1,69 @@
 """Watching a worker pool so that no failure hangs, goes unnamed or loses finished work.
 
-Pools on their own do badly here (see ``shared/FINDINGS.md``): ``multiprocessing.Pool`` waits
-forever for a task whose worker was killed, and loky reports a dead worker without saying which
-task it was running. The supervisor adds three things to any pool:
+Pools on their own do badly here (measured in ``docs/measured-facts.md``): a
+``multiprocessing.Pool`` waits forever for a task whose worker was killed, and loky reports a
+dead worker without saying which task it was running. The supervisor adds three things to any
+pool (any ``Backend``, see ``_engine``):
 
 - each task writes a tiny *start marker* (pid, start time), so the parent knows which process
   runs which task;
-- the parent waits on the worker processes' sentinels as well as on results, so a dead worker
-  is seen at once and mapped to the task it was running;
+- the parent waits on the worker processes' sentinels as well as on results (``_deathwatch``),
+  so a dead worker is seen at once and mapped to the task it was running; a worker that dies
+  running no task (between tasks, or between runs) stops the run too: the pool can no longer
+  be trusted to hand out work;
 - tasks past ``task_timeout`` have their worker killed, which turns into the same path.
 
+::
+
+    pool threads --- results, errors ---> events ---+
+    death watch ---- deaths ------------> deaths ---+--> _Run.wait (one loop, this thread)
+         (both write a byte to the Wakeup pipe)      results first, then deaths, then breaks
+
 Fail fast by default: the first failure stops every worker and raises, carrying the results
-already finished. With ``keep_going`` a failure becomes an error record and the rest go on (a
-pool that breaks as a whole is restarted and the unfinished tasks are resubmitted).
+already finished. With ``keep_going`` a failure becomes an error record (its message from
+``_failures``) and the rest go on; a pool that breaks as a whole is restarted and the
+unfinished tasks are resubmitted.
 """
 
 from __future__ import annotations
 
-import abc
 import contextlib
 import multiprocessing.connection
 import os
 import queue
 import signal
-import threading
 import time
-import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from multiprocessing.process import BaseProcess
 from typing import Any
 
 from mlcpu._tempdirs import private_folder
-from mlcpu._thirdparty import recover_tracker
 from mlcpu._worker import Failure, Outcome, execute, read_marker
-from mlcpu.errors import RemoteTraceback, TaskFailedError, TaskTimeoutError, WorkerDiedError
+from mlcpu.errors import TaskError
+from mlcpu.strategies._deathwatch import DeathWatch, exit_code
+from mlcpu.strategies._engine import Backend, JobFunction
+from mlcpu.strategies._engine import DoneCallback as DoneCallback  # imported from here by callers
+from mlcpu.strategies._failures import (
+    BETWEEN_TASKS,
+    death_error,
+    failure_from_parent,
+    failure_result,
+    gave_up_message,
+    lost_worker_error,
+    pool_stopped_error,
+    task_failed_error,
+    timeout_error,
+    unreported,
+)
+from mlcpu.strategies._wakeup import Wakeup
 from mlcpu.training import TaskResult
 
 # How long a broken pool's error may wait for the death that explains it (the death watch
-# may itself wait up to 1 s for the exit status, see ``_exit_code``).
+# may itself wait up to 1 s for the exit status, see ``exit_code``).
 _CULPRIT_GRACE_S = 2.0
 # Pool breaks with no worker death to blame before keep-going gives up on the tasks in flight
 # (each restart costs a pool start-up; a break that keeps recurring unexplained would loop).
 _MAX_UNEXPLAINED_BREAKS = 3
-DoneCallback = Callable[[Outcome | None, BaseException | None], None]
-# A picklable module-level function that runs one job in a worker (``mlcpu._worker.execute``,
-# ``execute_chunk``): it calls ``mark_started`` first and returns an ``Outcome``.
-JobFunction = Callable[[Any], Outcome]
-
-
-class Backend(abc.ABC):
-    """A pool of workers as the supervisor sees it.
-
-    Every worker process the pool has shown is remembered until the pool is started again, so
-    a death is seen even when it happened between runs, or the pool already replaced the
-    worker (a ``multiprocessing.Pool`` worker killed while it waited for work may leave the
-    task queue's lock taken: no other worker gets a task again).
-    """
-
-    #: a worker death breaks the whole pool (loky, concurrent.futures) rather than one task
-    breaks_on_worker_death: bool = False
-    #: tasks run in processes that can be killed (not threads)
-    can_stop_tasks: bool = True
-    #: exceptions meaning "the pool broke under this task", not "the task failed"
-    broken_errors: tuple[type[BaseException], ...] = ()
-
-    def __init__(self, strategy: str = "pool") -> None:
-        #: the strategy's name, for messages
-        self.strategy = strategy
-        self._seen: dict[int, BaseProcess] = {}
-
-    @abc.abstractmethod
-    def start(self) -> None: ...
-
-    @abc.abstractmethod
-    def submit(self, fn: JobFunction, job: Any, done: DoneCallback) -> None:
-        """Run ``fn(job)`` on a worker; call ``done(outcome, None)`` or ``done(None, error)``."""
-
-    def processes(self) -> Iterable[BaseProcess]:
-        """The worker processes right now (empty for thread pools)."""
-        return ()
-
-    @abc.abstractmethod
-    def terminate(self) -> None:
-        """Stop every worker now, whatever it is doing."""
-
-    def restart(self) -> None:
-        self.terminate()
-        self.start()
-
-    def watched(self) -> list[BaseProcess]:
-        """``processes()``, each remembered (see the class doc)."""
-        seen = self._seen  # a restart replaces the dict: never add old workers to the new one
-        current = [p for p in self.processes() if p.pid is not None]
-        for process in current:
-            seen.setdefault(process.pid, process)  # type: ignore[arg-type]
-        return current
-
-    def owns(self, pid: int) -> bool:
-        """Whether ``pid`` was a worker of the pool as it runs now (not of one stopped)."""
-        return pid in self._seen
-
-    def forget(self, pid: int) -> None:
-        """A death that has been dealt with."""
-        self._seen.pop(pid, None)
-
-    def forget_workers(self) -> None:
-        """Called when a new pool starts: the old one's workers are no longer ours to watch."""
-        self._seen = {}
-
-    def dead_workers(self) -> list[BaseProcess]:
-        """Remembered workers that have died and were not dealt with yet."""
-        self.watched()
-        remembered = {}
-        for process in list(self._seen.values()):
-            with contextlib.suppress(ValueError):  # closed: stopped by us, not died
-                remembered[process.sentinel] = process
-        ready = multiprocessing.connection.wait(list(remembered), timeout=0)
-        return [remembered[sentinel] for sentinel in ready]  # type: ignore[index]
 
 
 @dataclass
@@ -127,86 +73,6 @@ class _Flight:
     pid: int | None = None
     started: float | None = None
     timed_out: bool = False
-
-
-def signal_name(exitcode: int | None) -> str | None:
-    if exitcode is None or exitcode >= 0:
-        return None
-    try:
-        return signal.Signals(-exitcode).name
-    except ValueError:
-        return f"signal {-exitcode}"
-
-
-def describe_exit(exitcode: int | None) -> str:
-    name = signal_name(exitcode)
-    if name is not None:
-        return f"was killed by {name}"
-    if exitcode is None:
-        return "ended for an unknown reason"
-    return f"exited with code {exitcode}"
-
-
-def failure_result(job: Any, failure: Failure) -> TaskResult:
-    return TaskResult(
-        index=job.index,
-        config=job.config,
-        accuracy=None,
-        seconds=failure.ended - failure.started,
-        cpu=failure.cpu,
-        pid=failure.pid,
-        started=failure.started,
-        ended=failure.ended,
-        error=f"{failure.exc_type}: {failure.message}",
-    )
-
-
-#: when a worker died that ran no task (see ``lost_worker_error``)
-WHILE_STARTING = "while the pool was starting"
-BETWEEN_TASKS = "between tasks"
-
-
-def lost_worker_error(
-    strategy: str,
-    pid: int | None,
-    exitcode: int | None,
-    when: str,
-    completed: list[TaskResult] | None = None,
-) -> WorkerDiedError:
-    """The error for a worker that died running no task: the pool cannot be trusted, so the
-    run stops (a ``multiprocessing.Pool`` may never hand out work again; loky breaks)."""
-    who = "a worker process" if pid is None else f"a worker process (pid {pid})"
-    how = "died" if pid is None else describe_exit(exitcode)
-    return WorkerDiedError(
-        f"{strategy}: {who} {how} {when}; the pool was stopped",
-        strategy=strategy,
-        pid=pid,
-        signal_name=signal_name(exitcode),
-        exitcode=exitcode,
-        completed=completed,
-    )
-
-
-def task_failed_error(
-    strategy: str, job: Any, failure: Failure, completed: list[TaskResult]
-) -> TaskFailedError:
-    """The error for a task that raised, chained to the original exception and its traceback."""
-    error = TaskFailedError(
-        f"{strategy}: {job.label} failed: {failure.exc_type}: {failure.message}",
-        strategy=strategy,
-        config=job.config,
-        exc_type=failure.exc_type,
-        exc_message=failure.message,
-        remote_traceback=failure.traceback,
-        completed=completed,
-    )
-    remote = RemoteTraceback(failure.traceback)
-    if failure.exception is not None:
-        failure.exception.__cause__ = remote
-        error.__cause__ = failure.exception
-    else:
-        error.__cause__ = remote
-    return error
 
 
 class Supervisor:
@@ -234,101 +100,12 @@ class Supervisor:
 
         Returns one result per job, in job order; ``emit`` saw each as it finished.
         """
-        wakeup = _Wakeup()
+        wakeup = Wakeup()
         try:
             with private_folder("tasks") as marker_dir:
                 return _Run(self, jobs, fn, str(marker_dir), wakeup).loop()
         finally:
             wakeup.close()
-
-
-class _Wakeup:
-    """A self-pipe that pool threads write to when something happened.
-
-    Pool threads may still report after a run has ended (tasks still running when a failure
-    stopped the run). Writing to a closed descriptor is worse than an error: the number may
-    already belong to a new pipe of another pool, whose reader would then block forever on
-    the stray byte. So writes and closing are serialised, and writes after close are dropped.
-    """
-
-    def __init__(self) -> None:
-        self.read_fd, self._write_fd = os.pipe()
-        os.set_blocking(self.read_fd, False)
-        self._lock = threading.Lock()
-        self._closed = False
-
-    def notify(self) -> None:
-        with self._lock:
-            if not self._closed:
-                with contextlib.suppress(OSError):
-                    os.write(self._write_fd, b"!")
-
-    def drain(self) -> None:
-        with contextlib.suppress(BlockingIOError):
-            while os.read(self.read_fd, 4096):
-                pass
-
-    def close(self) -> None:
-        with self._lock:
-            if not self._closed:
-                self._closed = True
-                os.close(self.read_fd)
-                os.close(self._write_fd)
-
-
-class _DeathWatch:
-    """A thread that only waits on worker sentinels, so deaths are seen in the order they happen.
-
-    When one loky worker dies, loky kills the others a moment later. A thread that is already
-    blocked on every sentinel wakes with only the first death in its ready set (the kernel
-    fills it in before loky's own thread can run), so the culprit is told from the bystanders.
-    Deaths seen in one wake-up are reported together as one batch.
-    """
-
-    def __init__(self, backend: Backend, report: Callable[[list[tuple[int, int | None]]], None]):
-        self.backend = backend
-        self.report = report
-        self._stop = _Wakeup()
-        self._stopping = False
-        self._thread = threading.Thread(target=self._loop, name="mlcpu-death-watch", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopping = True
-        self._stop.notify()
-        self._thread.join(timeout=5.0)
-        if not self._thread.is_alive():  # else leave the pipe to the thread rather than
-            self._stop.close()  # let it wait on a descriptor number that gets reused
-
-    def _loop(self) -> None:
-        watched: dict[int, BaseProcess] = {}
-        dead: set[int] = set()
-        while not self._stopping:
-            recover_tracker()  # before loky's next message finds it dead (see _thirdparty)
-            for process in self.backend.watched():
-                watched.setdefault(process.pid, process)  # type: ignore[arg-type]
-            live = {p.sentinel: p for pid, p in watched.items() if pid not in dead}
-            ready = multiprocessing.connection.wait([self._stop.read_fd, *live], timeout=0.05)
-            batch = [live[s] for s in ready if s in live]
-            if batch and not self._stopping:
-                for process in batch:
-                    dead.add(process.pid)  # type: ignore[arg-type]
-                self.report([(p.pid, exit_code(p)) for p in batch])  # type: ignore[misc]
-
-
-def exit_code(process: BaseProcess, patience: float = 1.0) -> int | None:
-    """The exit status of a worker whose sentinel just fired.
-
-    ``multiprocessing.Pool``'s own thread reaps dead workers too: when it wins the race, our
-    ``waitpid`` finds nothing, and the status appears on the shared process object only once
-    that thread has stored it. So look again for a moment instead of giving up at once.
-    """
-    deadline = time.monotonic() + patience
-    while process.exitcode is None and time.monotonic() < deadline:
-        process.join(timeout=0.01)
-    return process.exitcode
 
 
 class _Run:
@@ -340,7 +117,7 @@ class _Run:
         jobs: Sequence[Any],
         fn: JobFunction,
         marker_dir: str,
-        wakeup: _Wakeup,
+        wakeup: Wakeup,
     ) -> None:
         self.owner = owner
         self.fn = fn
@@ -380,7 +157,7 @@ class _Run:
         self.wake()
 
     def loop(self) -> list[TaskResult]:
-        watch = _DeathWatch(self.backend, self.on_deaths) if self.backend.can_stop_tasks else None
+        watch = DeathWatch(self.backend, self.on_deaths) if self.backend.can_stop_tasks else None
         if watch is not None:
             watch.start()
         try:
@@ -506,7 +283,7 @@ class _Run:
                 if isinstance(error, self.backend.broken_errors):
                     broken = True
                 else:
-                    self.on_failure(flight, _failure_from_parent(error, flight))
+                    self.on_failure(flight, failure_from_parent(error, flight.started))
             elif outcome is not None and outcome.failure is not None:
                 self.on_failure(flight, outcome.failure)
             elif outcome is not None and outcome.result is not None:
@@ -540,48 +317,24 @@ class _Run:
     def report_death(
         self, flight: _Flight, pid: int | None, exitcode: int | None, together: int = 1
     ) -> None:
-        strategy, config, label = self.owner.strategy, flight.job.config, flight.job.label
+        owner, backend = self.owner, self.backend
+        error: TaskError
         if flight.timed_out:
             stopped = (
-                f"its worker (pid {pid}) was stopped"
-                if self.backend.can_stop_tasks
-                else "a thread cannot be stopped, so it finishes in the background"
+                f"; its worker (pid {pid}) was stopped"
+                if backend.can_stop_tasks
+                else "; a thread cannot be stopped, so it finishes in the background"
             )
-            message = (
-                f"{strategy}: {label} ran longer than the task timeout of "
-                f"{self.owner.task_timeout:g} s; {stopped}"
-            )
-            error: Exception = TaskTimeoutError(
-                message,
-                strategy=strategy,
-                config=config,
-                timeout=self.owner.task_timeout or 0.0,
-                completed=self.completed(),
-            )
+            timeout = owner.task_timeout or 0.0
+            error = timeout_error(owner.strategy, flight.job, timeout, stopped, self.completed())
         else:
-            message = (
-                f"{strategy}: the worker process (pid {pid}) running {label} "
-                f"{describe_exit(exitcode)}"
+            breaks = backend.breaks_on_worker_death
+            error = death_error(
+                owner.strategy, flight.job, pid, exitcode, together, breaks, self.completed()
             )
-            if together > 1:
-                message += f" ({together} workers were found dead at the same moment"
-                message += (
-                    "; the pool stops the others when one dies, so some may be bystanders)"
-                    if self.backend.breaks_on_worker_death
-                    else ")"
-                )
-            error = WorkerDiedError(
-                message,
-                strategy=strategy,
-                config=config,
-                pid=pid,
-                signal_name=signal_name(exitcode),
-                exitcode=exitcode,
-                completed=self.completed(),
-            )
-        if not self.owner.keep_going:
+        if not owner.keep_going:
             raise error
-        self.settle_failed(flight, _unreported(flight, message, pid))
+        self.settle_failed(flight, unreported(flight.job, flight.started, pid, str(error)))
 
     def on_pool_broken(self) -> None:
         """The whole pool broke (loky): the culprit was reported; resubmit the innocent.
@@ -599,19 +352,14 @@ class _Run:
                 self.report_death(flight, flight.pid, None)
         innocent = [f for f in in_flight if not f.timed_out]
         if not self.owner.keep_going and innocent:
-            raise WorkerDiedError(
-                f"{self.owner.strategy}: a worker process died and the pool stopped; "
-                f"unfinished: {', '.join(f.job.label for f in innocent)}",
-                strategy=self.owner.strategy,
-                completed=self.completed(),
-            )
+            labels = [f.job.label for f in innocent]
+            raise pool_stopped_error(self.owner.strategy, labels, self.completed())
         if self.unexplained_breaks > _MAX_UNEXPLAINED_BREAKS:
-            message = (
-                f"{self.owner.strategy}: the pool broke {self.unexplained_breaks} times "
-                "without a worker death that names the task; giving up"
-            )
+            message = gave_up_message(self.owner.strategy, self.unexplained_breaks)
             for flight in innocent:
-                self.settle_failed(flight, _unreported(flight, message, flight.pid))
+                self.settle_failed(
+                    flight, unreported(flight.job, flight.started, flight.pid, message)
+                )
             innocent = []
         # Restarted even with nothing left to run: the next run must find a working pool.
         self.backend.restart()
@@ -646,25 +394,3 @@ class _Run:
                     os.kill(flight.pid, signal.SIGKILL)
             else:
                 self.report_death(flight, flight.pid, None)
-
-
-def _unreported(flight: _Flight, message: str, pid: int | None) -> TaskResult:
-    job = flight.job
-    return TaskResult.unreported(
-        job.index, job.config, started=flight.started, pid=pid, error=message
-    )
-
-
-def _failure_from_parent(error: BaseException, flight: _Flight) -> Failure:
-    """A pool-level error for one task (for example its arguments failed to pickle)."""
-    now = time.perf_counter()
-    return Failure(
-        exc_type=type(error).__qualname__,
-        message=str(error),
-        traceback="".join(traceback.format_exception(error)),
-        exception=error,
-        pid=os.getpid(),
-        cpu=None,
-        started=flight.started or now,
-        ended=now,
-    )

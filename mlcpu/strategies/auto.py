@@ -1,7 +1,7 @@
 """``auto``: pick, per workload and machine, the strategy expected to be fastest.
 
 The candidates are ``sequential`` and ``balanced``: on the measured workloads (iris, digits,
-synthetic; see ``shared/FINDINGS.md``) tree-level pieces over a warm fork pool are never behind
+synthetic; see ``docs/measured-facts.md``) tree-level pieces over a warm fork pool are never behind
 joblib, multiprocessing, threads or scikit-learn's ``n_jobs``, so the real question is only
 whether a pool pays at all. ``balanced``'s own probe (the first tree of the largest forest,
 trained here and kept) gives the per-tree cost; the fixed cost of a piece on the pool was
@@ -24,8 +24,9 @@ from mlcpu.workload import Workload
 # What starting a spawning pool costs (fresh interpreters importing scikit-learn).
 SPAWN_STARTUP_S = 2.0
 # The pool must be predicted at least this much faster. The prediction leaves out that two
-# forests trained at once each run 8-16% slower than alone (FINDINGS), and on millisecond work
-# its error (unmodelled fixed costs on either side) is larger than a smaller gain.
+# forests trained at once each run 8-16% slower than alone (docs/measured-facts.md), and on
+# millisecond work its error (unmodelled fixed costs on either side) is larger than a smaller
+# gain.
 REQUIRED_GAIN = 0.25
 
 

@@ -29,110 +29,21 @@ import time
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from mlcpu import forests
-from mlcpu._worker import ChunkJob, Job, Outcome, execute, execute_chunk
+from mlcpu._worker import ChunkJob, Job
 from mlcpu.errors import InputError, TaskError
 from mlcpu.strategies._backends import PoolBackend
+from mlcpu.strategies._engine import Backend
+from mlcpu.strategies._pieces import Assembly, execute_piece, tiny_fit, trees_of, workload_key
 from mlcpu.strategies._schedule import Costs, Piece, Plan, cut, order, plan
-from mlcpu.strategies._supervisor import Backend, Supervisor
+from mlcpu.strategies._supervisor import Supervisor
 from mlcpu.strategies.pools import DEFAULT_START_METHOD, PoolStrategy, shared
 from mlcpu.training import TaskResult, current_cpu
-from mlcpu.workload import TaskConfig, Workload
+from mlcpu.workload import Workload
 
 # Round trips timed at start-up to learn the fixed cost of one piece on the pool.
 _OVERHEAD_SAMPLES = 5
-
-
-_capped = False  # per worker process: BLAS/OpenMP pools already limited to one thread
-
-
-def execute_piece(job: Job | ChunkJob) -> Outcome:
-    """Worker entry point: a piece of trees, or a whole configuration that cannot be cut.
-
-    Thread pools are capped once per worker, for good, rather than around every piece (the
-    jobs carry ``inner_threads=None``): a ``threadpool_limits`` context costs milliseconds,
-    which is a large share of a small piece.
-    """
-    global _capped
-    if not _capped:
-        threadpool_limits(limits=1)
-        _capped = True
-    return execute_chunk(job) if isinstance(job, ChunkJob) else execute(job)
-
-
-def _tiny_fit() -> float:
-    """Fit one tree on a few rows: the fixed cost of a fit with (almost) no work in it."""
-    from sklearn.ensemble import RandomForestClassifier
-
-    rng = np.random.default_rng(0)
-    X = rng.random((32, 4), dtype=np.float32)
-    y = (X[:, 0] > 0.5).astype(np.int64)
-    began = time.perf_counter()
-    RandomForestClassifier(n_estimators=1, random_state=0, n_jobs=1).fit(X, y)
-    return time.perf_counter() - began
-
-
-class _Assembly:
-    """Collects the finished pieces of one configuration and builds its result."""
-
-    def __init__(self, index: int, config: TaskConfig, expected: int) -> None:
-        self.index = index
-        self.config = config
-        self.expected = expected
-        self.pieces: dict[int, Any] = {}  # start tree -> fitted piece
-        self.records: list[TaskResult] = []  # one per finished piece (estimator dropped)
-        self.error: str | None = None
-
-    def add(self, start: int, record: TaskResult) -> bool:
-        """Store a finished piece; True when every piece has arrived."""
-        if record.error is not None and self.error is None:
-            self.error = record.error
-        elif record.estimator is not None:
-            self.pieces[start] = record.estimator
-        record.estimator = None  # the supervisor keeps the record; the trees live here
-        self.records.append(record)
-        return len(self.records) == self.expected
-
-    def result(self, dataset: Any, keep_estimator: bool) -> TaskResult:
-        started = min(r.started for r in self.records)
-        accuracy = estimator = None
-        if self.error is None:
-            estimator = forests.join([self.pieces[s] for s in sorted(self.pieces)])
-            predictions = estimator.predict(dataset.X_test)
-            accuracy = float(np.mean(predictions == dataset.y_test))
-        self.pieces.clear()
-        ended = time.perf_counter()
-        main = max(self.records, key=_trees)
-        return TaskResult(
-            index=self.index,
-            config=self.config,
-            accuracy=accuracy,
-            seconds=ended - started,
-            cpu=main.cpu,
-            pid=main.pid,
-            started=started,
-            ended=ended,
-            error=self.error,
-            extra={
-                "pieces": len(self.records),
-                "cpus": sorted({r.cpu for r in self.records if r.cpu is not None}),
-                "pids": sorted({r.pid for r in self.records if r.pid}),
-            },
-            estimator=estimator if keep_estimator else None,
-        )
-
-
-def _key(workload: Workload) -> str:
-    data = workload.dataset
-    return repr((data.name, data.X_train.shape, data.n_classes, workload.seed, workload.configs))
-
-
-def _trees(record: TaskResult) -> int:
-    """Trees a piece's record covers (a whole-forest record: the whole forest)."""
-    start, stop = record.extra.get("trees", (0, record.config.n_estimators))
-    return int(stop - start)
 
 
 class BalancedStrategy(PoolStrategy):
@@ -175,7 +86,7 @@ class BalancedStrategy(PoolStrategy):
 
     def _measure_fit_overhead(self) -> None:
         """Time a trivial fit here: the fixed part of any fit, outside the trees."""
-        self.fit_overhead_s = min(_tiny_fit() for _ in range(3))
+        self.fit_overhead_s = min(tiny_fit() for _ in range(3))
 
     def _measure_piece_overhead(self) -> None:
         """Time round trips of a trivial fit through the warm pool: the cost of one piece."""
@@ -184,7 +95,7 @@ class BalancedStrategy(PoolStrategy):
         trips = []
         for _ in range(_OVERHEAD_SAMPLES):
             began = time.perf_counter()
-            backend.call(_tiny_fit)
+            backend.call(tiny_fit)
             trips.append(time.perf_counter() - began)
         self.per_piece_s = statistics.median(trips)
 
@@ -279,7 +190,7 @@ class BalancedStrategy(PoolStrategy):
             schedule = self._fixed_plan(workload, self.piece_size)
             self._last = schedule.describe()
             return {}, schedule, None
-        learned = self._learned.get(_key(workload))
+        learned = self._learned.get(workload_key(workload))
         if learned is not None:
             firsts: dict[int, TaskResult] = {}
             costs: Costs | None = learned
@@ -303,12 +214,12 @@ class BalancedStrategy(PoolStrategy):
     def _learn(self, workload: Workload, fitted: list[TaskResult], scored: list[float]) -> None:
         """Remember this workload's costs as this run measured them, for its next run."""
         before = self._costs
-        trees = sum(_trees(r) for r in fitted)
+        trees = sum(trees_of(r) for r in fitted)
         if not trees or before is None:
             return
         # Per-tree time as the slope of piece time over piece size (the intercept is the fixed
         # cost inside a worker); with pieces of one size, total time less a fit's fixed cost.
-        sizes = [float(_trees(r)) for r in fitted]
+        sizes = [float(trees_of(r)) for r in fitted]
         slope = 0.0
         if len(set(sizes)) > 1:
             slope = float(np.polyfit(sizes, [r.seconds for r in fitted], 1)[0])
@@ -316,7 +227,7 @@ class BalancedStrategy(PoolStrategy):
         fixed = len(fitted) * (self.fit_overhead_s or 0.0)
         per_tree = slope if slope > 0 else max(work - fixed, work / 2) / trees
         joined = [c.n_estimators for c in workload.configs if forests.supports(c)]
-        self._learned[_key(workload)] = dataclasses.replace(
+        self._learned[workload_key(workload)] = dataclasses.replace(
             before,
             per_tree_s=per_tree,
             score_per_tree_s=sum(scored) / sum(joined) if scored else before.score_per_tree_s,
@@ -369,7 +280,7 @@ class BalancedStrategy(PoolStrategy):
             for config_index, _ in owners:
                 counts[config_index] += 1
             assemblies = {
-                i: _Assembly(i, c, counts[i] + (i in firsts))
+                i: Assembly(i, c, counts[i] + (i in firsts))
                 for i, c in enumerate(ready.configs)
                 if i not in whole
             }

@@ -29,7 +29,8 @@ from mlcpu._worker import Failure, Job, Outcome, begin_chunk, chunk_record, exec
 from mlcpu.data import Dataset
 from mlcpu.errors import InputError, TaskError
 from mlcpu.strategies._backends import PoolBackend
-from mlcpu.strategies._supervisor import Backend, Supervisor
+from mlcpu.strategies._engine import Backend
+from mlcpu.strategies._supervisor import Supervisor
 from mlcpu.strategies.pools import DEFAULT_START_METHOD, PoolStrategy, shared
 from mlcpu.training import TaskResult
 from mlcpu.workload import TaskConfig, Workload

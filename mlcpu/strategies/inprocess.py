@@ -13,8 +13,12 @@ from typing import ClassVar
 from threadpoolctl import threadpool_limits
 
 from mlcpu._worker import Job, execute
-from mlcpu.errors import TaskTimeoutError
-from mlcpu.strategies._supervisor import failure_result, task_failed_error
+from mlcpu.strategies._failures import (
+    failure_result,
+    task_failed_error,
+    timeout_error,
+    unreported,
+)
 from mlcpu.strategies.base import Strategy
 from mlcpu.training import TaskResult
 from mlcpu.workload import Workload
@@ -81,34 +85,11 @@ class InProcessStrategy(Strategy):
                 with _deadline(self.task_timeout):
                     outcome = execute(job)
             except _Deadline:
-                message = (
-                    f"{self.name}: {config.label} ran longer than the task timeout of "
-                    f"{self.task_timeout:g} s and was stopped"
-                )
+                timeout = self.task_timeout or 0.0
+                error = timeout_error(self.name, job, timeout, " and was stopped", results)
                 if not self.keep_going:
-                    raise TaskTimeoutError(
-                        message,
-                        strategy=self.name,
-                        config=config,
-                        timeout=self.task_timeout or 0.0,
-                        completed=results,
-                    ) from None
-                now = time.perf_counter()
-                results.append(
-                    self._emit(
-                        TaskResult(
-                            index=index,
-                            config=config,
-                            accuracy=None,
-                            seconds=now - started,
-                            cpu=None,
-                            pid=0,
-                            started=started,
-                            ended=now,
-                            error=message,
-                        )
-                    )
-                )
+                    raise error from None
+                results.append(self._emit(unreported(job, started, 0, str(error))))
                 continue
             if outcome.failure is not None:
                 if not self.keep_going:

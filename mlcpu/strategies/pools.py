@@ -14,7 +14,8 @@ from mlcpu._shared_data import SharedDataset
 from mlcpu._worker import Job
 from mlcpu.errors import InputError
 from mlcpu.strategies._backends import LokyBackend, PoolBackend, ThreadBackend
-from mlcpu.strategies._supervisor import Backend, Supervisor
+from mlcpu.strategies._engine import Backend
+from mlcpu.strategies._supervisor import Supervisor
 from mlcpu.strategies.base import Strategy
 from mlcpu.training import TaskResult
 from mlcpu.workload import Workload

@@ -1,0 +1,179 @@
+"""The records and errors of failed tasks and lost workers: every such message, written once.
+
+Used by the supervisor, by the in-process strategies and by the Dask run, so a failure reads the
+same whatever engine it happened on.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import traceback
+from typing import Any
+
+from mlcpu._worker import Failure
+from mlcpu.errors import RemoteTraceback, TaskFailedError, TaskTimeoutError, WorkerDiedError
+from mlcpu.training import TaskResult
+
+
+def signal_name(exitcode: int | None) -> str | None:
+    if exitcode is None or exitcode >= 0:
+        return None
+    try:
+        return signal.Signals(-exitcode).name
+    except ValueError:
+        return f"signal {-exitcode}"
+
+
+def describe_exit(exitcode: int | None) -> str:
+    name = signal_name(exitcode)
+    if name is not None:
+        return f"was killed by {name}"
+    if exitcode is None:
+        return "ended for an unknown reason"
+    return f"exited with code {exitcode}"
+
+
+def failure_result(job: Any, failure: Failure) -> TaskResult:
+    return TaskResult(
+        index=job.index,
+        config=job.config,
+        accuracy=None,
+        seconds=failure.ended - failure.started,
+        cpu=failure.cpu,
+        pid=failure.pid,
+        started=failure.started,
+        ended=failure.ended,
+        error=f"{failure.exc_type}: {failure.message}",
+    )
+
+
+#: when a worker died that ran no task (see ``lost_worker_error``)
+WHILE_STARTING = "while the pool was starting"
+BETWEEN_TASKS = "between tasks"
+
+
+def lost_worker_error(
+    strategy: str,
+    pid: int | None,
+    exitcode: int | None,
+    when: str,
+    completed: list[TaskResult] | None = None,
+) -> WorkerDiedError:
+    """The error for a worker that died running no task: the pool cannot be trusted, so the
+    run stops (a ``multiprocessing.Pool`` may never hand out work again; loky breaks)."""
+    who = "a worker process" if pid is None else f"a worker process (pid {pid})"
+    how = "died" if pid is None else describe_exit(exitcode)
+    return WorkerDiedError(
+        f"{strategy}: {who} {how} {when}; the pool was stopped",
+        strategy=strategy,
+        pid=pid,
+        signal_name=signal_name(exitcode),
+        exitcode=exitcode,
+        completed=completed,
+    )
+
+
+def task_failed_error(
+    strategy: str, job: Any, failure: Failure, completed: list[TaskResult]
+) -> TaskFailedError:
+    """The error for a task that raised, chained to the original exception and its traceback."""
+    error = TaskFailedError(
+        f"{strategy}: {job.label} failed: {failure.exc_type}: {failure.message}",
+        strategy=strategy,
+        config=job.config,
+        exc_type=failure.exc_type,
+        exc_message=failure.message,
+        remote_traceback=failure.traceback,
+        completed=completed,
+    )
+    remote = RemoteTraceback(failure.traceback)
+    if failure.exception is not None:
+        failure.exception.__cause__ = remote
+        error.__cause__ = failure.exception
+    else:
+        error.__cause__ = remote
+    return error
+
+
+def timeout_error(
+    strategy: str, job: Any, timeout: float, stopped: str, completed: list[TaskResult]
+) -> TaskTimeoutError:
+    """The error for ``job`` past ``timeout``; ``stopped`` says what became of it."""
+    return TaskTimeoutError(
+        f"{strategy}: {job.label} ran longer than the task timeout of {timeout:g} s{stopped}",
+        strategy=strategy,
+        config=job.config,
+        timeout=timeout,
+        completed=completed,
+    )
+
+
+def death_error(
+    strategy: str,
+    job: Any,
+    pid: int | None,
+    exitcode: int | None,
+    together: int,
+    breaks_pool: bool,
+    completed: list[TaskResult],
+) -> WorkerDiedError:
+    """The error for the worker running ``job`` that died (``together``: deaths seen at once)."""
+    message = f"{strategy}: the worker process (pid {pid}) running {job.label} "
+    message += describe_exit(exitcode)
+    if together > 1:
+        message += f" ({together} workers were found dead at the same moment"
+        message += (
+            "; the pool stops the others when one dies, so some may be bystanders)"
+            if breaks_pool
+            else ")"
+        )
+    return WorkerDiedError(
+        message,
+        strategy=strategy,
+        config=job.config,
+        pid=pid,
+        signal_name=signal_name(exitcode),
+        exitcode=exitcode,
+        completed=completed,
+    )
+
+
+def pool_stopped_error(
+    strategy: str, unfinished: list[str], completed: list[TaskResult]
+) -> WorkerDiedError:
+    """A pool broke by a death that names no task (fail fast): what did not finish."""
+    return WorkerDiedError(
+        f"{strategy}: a worker process died and the pool stopped; "
+        f"unfinished: {', '.join(unfinished)}",
+        strategy=strategy,
+        completed=completed,
+    )
+
+
+def gave_up_message(strategy: str, breaks: int) -> str:
+    return (
+        f"{strategy}: the pool broke {breaks} times without a worker death that names the task; "
+        "giving up"
+    )
+
+
+def unreported(job: Any, started: float | None, pid: int | None, message: str) -> TaskResult:
+    """The record of a job whose worker died or was stopped before it reported back."""
+    return TaskResult.unreported(job.index, job.config, started=started, pid=pid, error=message)
+
+
+def failure_from_parent(error: BaseException, started: float | None) -> Failure:
+    """A pool-level error for one task (for example its arguments failed to pickle)."""
+    now = time.perf_counter()
+    return Failure(
+        exc_type=type(error).__qualname__,
+        message=str(error),
+        traceback="".join(traceback.format_exception(error)),
+        exception=error,
+        pid=os.getpid(),
+        cpu=None,
+        started=started or now,
+        ended=now,
+    )
