@@ -16,13 +16,7 @@ MAX_LINES = 400
 # Known exceptions, each to be removed by the part of the work that fixes it; a new cycle or a
 # new long module fails the tests below.
 ALLOWED_CYCLES: set[frozenset[str]] = set()
-ALLOWED_LONG_MODULES = {
-    # issue 12, the execution-core part (another helper): the supervisor is split into the
-    # failure policy, the death watch and the run state machine.
-    "mlcpu.strategies._supervisor",
-    # issue 12, the plans-on-engines part (another helper): the tree plan leaves the engine.
-    "mlcpu.strategies.balanced",
-}
+ALLOWED_LONG_MODULES: set[str] = set()
 
 
 def modules() -> dict[str, Path]:
