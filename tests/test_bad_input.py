@@ -34,7 +34,7 @@ BAD_BY_TYPE: dict[str, list[str]] = {
     "output_file": ["", " ", ".", "/", NO_FOLDER + ".json", LONG + "/r.json"],
     "image_file": ["", ".", "chart", "chart.txt", "chart.", NO_FOLDER + ".png"],
     "chart_target": ["", "r.json", "chart.txt", NO_FOLDER, NO_FOLDER + ".png"],
-    "_output_folder": ["", " ", NO_FOLDER, LONG + "/out"],
+    "output_folder": ["", " ", NO_FOLDER, LONG + "/out"],
     "_dataset_list": ["", " ", ",", "x", "iris,,", "digits", "é", LONG],
     "_pattern_list": ["", " ", ",", " , "],
     "_pytest_args": ["'", '"-k x', "-k 'x"],

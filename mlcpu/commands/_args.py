@@ -143,19 +143,35 @@ def unusable_path(text: str) -> str | None:
 
 def output_file(text: str) -> Path:
     """A file path whose folder exists and is writable (checked before any work starts)."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("expected a file path, got an empty string")
-    if problem := unusable_path(text):
-        raise argparse.ArgumentTypeError(problem)
-    path = Path(text)
+    path = _usable("file", text)
     if path.is_dir():
         raise argparse.ArgumentTypeError(f"{text!r} is a directory; give a file path")
-    folder = path.parent
+    _writable(path.parent, text)
+    return path
+
+
+def output_folder(text: str) -> Path:
+    """A folder to write into: existing and writable, or to be made in one that is."""
+    path = _usable("folder", text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a file; give a folder")
+    _writable(path if path.is_dir() else path.parent, text)
+    return path
+
+
+def _usable(what: str, text: str) -> Path:
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected a {what} path, got an empty string")
+    if problem := unusable_path(text):
+        raise argparse.ArgumentTypeError(problem)
+    return Path(text)
+
+
+def _writable(folder: Path, text: str) -> None:
     if not folder.is_dir():
         raise argparse.ArgumentTypeError(f"folder {str(folder)!r} does not exist (for {text!r})")
     if not os.access(folder, os.W_OK):
         raise argparse.ArgumentTypeError(f"folder {str(folder)!r} is not writable")
-    return path
 
 
 def image_file(text: str) -> Path:

@@ -9,7 +9,6 @@ within the budget. Settings: options, else ``[tool.mlcpu.gate]``, else (for the 
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import sys
 from collections.abc import Callable
@@ -124,7 +123,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--json", type=_args.output_file, metavar="PATH", help="write mlcpu.gate/1")
     parser.add_argument(
         "--save-timings",
-        type=_output_folder,
+        type=_args.output_folder,
         metavar="FOLDER",
         help="write FOLDER/base.json and FOLDER/candidate.json (pytest-benchmark format)",
     )
@@ -136,23 +135,6 @@ def add_parser(commands: Any) -> None:
         "(default: ./pyproject.toml if present)",
     )
     parser.set_defaults(handler=execute)
-
-
-def _output_folder(text: str) -> Path:
-    """A folder to write into: existing and writable, or creatable in an existing folder."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("expected a folder path, got an empty string")
-    if problem := _args.unusable_path(text):
-        raise argparse.ArgumentTypeError(problem)
-    path = Path(text)
-    if path.exists() and not path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text!r} is a file; give a folder")
-    parent = path if path.is_dir() else path.parent
-    if not parent.is_dir():
-        raise argparse.ArgumentTypeError(f"folder {str(parent)!r} does not exist (for {text!r})")
-    if not os.access(parent, os.W_OK):
-        raise argparse.ArgumentTypeError(f"folder {str(parent)!r} is not writable")
-    return path
 
 
 def _model(text: str) -> str:
