@@ -247,7 +247,9 @@ class Gate:
         rng.shuffle(order)
         for position in order:
             tally = tallies[position]
-            first, second = SIDES if (index + position) % 2 == 0 else SIDES[::-1]
+            # a benchmark's own parity, so its rounds alternate ABBA, BAAB whoever is left
+            parity = next(i for i, b in enumerate(self.benchmarks) if b.name == tally.name)
+            first, second = SIDES if (index + parity) % 2 == 0 else SIDES[::-1]
             began = time.monotonic()
             seconds: dict[str, list[float]] = {first: [], second: []}
             # A warm-up round is one run a side (discarded); a kept round is ABBA.
