@@ -19,15 +19,18 @@ from mlcpu import schemas
 from mlcpu import strategies as registry
 from mlcpu._shared_data import SharedDataset
 from mlcpu.data import Dataset, load_dataset
+from mlcpu.gate import catalogue
 from mlcpu.strategies.base import Strategy
 from mlcpu.training import TaskResult
 from mlcpu.workload import Workload, make_configs
 
-SEED = 0
-STRATEGIES: tuple[str, ...] = ("sequential", "joblib", "multiprocessing", "threads", "sklearn")
-ESTIMATORS: tuple[int, ...] = (10, 50, 100, 200)
-DATASETS: tuple[str, ...] = ("iris", "synthetic")
-STARTUP_MODES: tuple[str, ...] = ("cold", "warm")
+# One definition of what the suite measures, shared with ``mlcpu gate`` (which names its
+# benchmarks as this suite does, so their saved files line up).
+SEED = catalogue.SEED
+STRATEGIES: tuple[str, ...] = catalogue.STRATEGIES
+ESTIMATORS: tuple[int, ...] = catalogue.ESTIMATORS
+DATASETS: tuple[str, ...] = catalogue.DATASETS
+STARTUP_MODES: tuple[str, ...] = catalogue.STARTUP_MODES
 # The start-up probe: one single-tree forest on iris, so the time is almost all overhead.
 STARTUP_DATASET, STARTUP_ESTIMATORS = "iris", 1
 SCHEMA = schemas.BENCHMARKS
@@ -59,7 +62,9 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     # About 2 minutes on 2 cores. Five rounds is the fewest with which a one-sided Mann-Whitney
     # test can reach p < 0.01 (the lowest possible p is 1/252).
-    "quick": Profile("quick", 1_000, 20, rounds=5, warmup_rounds=1, startup_rounds=5),
+    "quick": Profile(
+        "quick", *catalogue.SYNTHETIC_SIZE, rounds=5, warmup_rounds=1, startup_rounds=5
+    ),
     # The tutorial's synthetic size (docs/measured-facts.md) and more rounds for tighter statistics.
     "full": Profile("full", 10_000, 20, rounds=10, warmup_rounds=2, startup_rounds=10),
 }

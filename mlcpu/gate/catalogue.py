@@ -19,7 +19,7 @@ SEED = 0
 STRATEGIES: tuple[str, ...] = ("sequential", "joblib", "multiprocessing", "threads", "sklearn")
 ESTIMATORS: tuple[int, ...] = (10, 50, 100, 200)
 DATASETS: tuple[str, ...] = ("iris", "synthetic")
-SYNTHETIC_SIZE = (1_000, 20)  # the suite's quick profile
+SYNTHETIC_SIZE = (1_000, 20)  # the suite's quick profile (benchmarks/common.py uses this)
 # Per task: the reference strategy only; the other strategies' per-task cost is in their runs.
 TRAIN_STRATEGIES: tuple[str, ...] = ("sequential",)
 STARTUP_MODES: tuple[str, ...] = ("cold", "warm")
@@ -69,51 +69,53 @@ def catalogue(
 ) -> list[Benchmark]:
     """Every benchmark of the three families for these strategies and datasets."""
     sizes = ",".join(map(str, ESTIMATORS))
-    found: list[Benchmark] = []
-    for dataset in datasets:
-        for strategy in strategies:
-            found.append(
-                Benchmark(
-                    name=f"test_run[{strategy}-{dataset}]",
-                    kind="run",
-                    strategy=strategy,
-                    dataset=dataset,
-                    estimators=ESTIMATORS,
-                    group=f"run: {dataset}, {sizes} trees",
-                    params={"strategy": strategy, "dataset": dataset},
-                    model=model,
-                )
-            )
-    for dataset in datasets:
-        for n in ESTIMATORS:
-            for strategy in (s for s in TRAIN_STRATEGIES if s in strategies):
-                found.append(
-                    Benchmark(
-                        name=f"test_train[{strategy}-{n}-{dataset}]",
-                        kind="train",
-                        strategy=strategy,
-                        dataset=dataset,
-                        estimators=(n,),
-                        group=f"train: {dataset}, {n} trees",
-                        params={"strategy": strategy, "n_estimators": n, "dataset": dataset},
-                        model=model,
-                    )
-                )
-    for mode in STARTUP_MODES:
-        for strategy in strategies:
-            found.append(
-                Benchmark(
-                    name=f"test_startup[{mode}-{strategy}]",
-                    kind="startup",
-                    strategy=strategy,
-                    dataset="iris",
-                    estimators=(1,),
-                    group=f"startup: {mode}",
-                    params={"strategy": strategy, "mode": mode},
-                    mode=mode,
-                )
-            )
+    found = [
+        _benchmark(
+            "run", {"strategy": s, "dataset": d}, ESTIMATORS, f"run: {d}, {sizes} trees", model
+        )
+        for d in datasets
+        for s in strategies
+    ]
+    found += [
+        _benchmark(
+            "train",
+            {"strategy": s, "n_estimators": n, "dataset": d},
+            (n,),
+            f"train: {d}, {n} trees",
+            model,
+        )
+        for d in datasets
+        for n in ESTIMATORS
+        for s in TRAIN_STRATEGIES
+        if s in strategies
+    ]
+    found += [
+        _benchmark("startup", {"mode": m, "strategy": s}, (1,), f"startup: {m}")
+        for m in STARTUP_MODES
+        for s in strategies
+    ]
     return found
+
+
+def _benchmark(
+    kind: str,
+    params: dict[str, Any],
+    estimators: tuple[int, ...],
+    group: str,
+    model: str = "random_forest",
+) -> Benchmark:
+    """Named as pytest names the suite's test: ``test_KIND[param-param-...]`` in param order."""
+    return Benchmark(
+        name=f"test_{kind}[{'-'.join(str(v) for v in params.values())}]",
+        kind=kind,
+        strategy=params["strategy"],
+        dataset=params.get("dataset", "iris"),
+        estimators=estimators,
+        group=group,
+        params=params,
+        model=model,
+        mode=params.get("mode"),
+    )
 
 
 def select(benchmarks: Sequence[Benchmark], patterns: Sequence[str]) -> list[Benchmark]:

@@ -117,6 +117,7 @@ class Gate:
         self.sides: dict[str, SideProcess] = {}
         self._pair_s: dict[str, float] = {}
         self._all: list[Tally] = []
+        self._parity: dict[str, int] = {}
 
     def tally(self, benchmark: Benchmark) -> Tally:
         return Tally(
@@ -132,6 +133,7 @@ class Gate:
             try:
                 hellos = self._start(folder)
                 tallies = self._all = self._prepare()
+                self._parity = {t.name: i for i, t in enumerate(tallies)}
                 rng = random.Random(settings.seed)
                 for _ in range(settings.warmup_rounds):
                     self._round(tallies, rng, 0, keep=False)
@@ -248,7 +250,7 @@ class Gate:
         for position in order:
             tally = tallies[position]
             # a benchmark's own parity, so its rounds alternate ABBA, BAAB whoever is left
-            parity = next(i for i, b in enumerate(self.benchmarks) if b.name == tally.name)
+            parity = self._parity[tally.name]
             first, second = SIDES if (index + parity) % 2 == 0 else SIDES[::-1]
             began = time.monotonic()
             seconds: dict[str, list[float]] = {first: [], second: []}
