@@ -103,7 +103,15 @@ def gate(base: Path, candidate: Path, out: Path, extra: list[str]) -> dict:
             elapsed_s=document["elapsed_s"],
             mde_median=sorted(mdes)[len(mdes) // 2] if mdes else None,
             mde_min=min(mdes) if mdes else None,
-            regressions=[b["name"] for b in document["benchmarks"] if b["verdict"] == "regression"],
+            regressions=[b["name"] for b in document["benchmarks"] if b["verdict"] == "regression"]
+            + [f["name"] for f in document.get("families", []) if f["verdict"] == "regression"],
+            families={
+                f["family"]: {
+                    key: f[key] for key in ("rounds", "ratio", "ratio_low", "ratio_high", "verdict")
+                }
+                | {"mde": f["minimum_detectable_slowdown"]}
+                for f in document.get("families", [])
+            },
             inconclusive=[
                 b["name"] for b in document["benchmarks"] if b["verdict"] == "inconclusive"
             ],

@@ -114,10 +114,33 @@ def test_identical_trees_pass_and_leave_readable_files(trees, tmp_path):
     assert "test_train[sequential-50-iris]" in upstream.stdout
 
 
-def test_a_real_slowdown_is_a_regression(trees):
-    done = gate(str(trees["base"]), str(trees["slow"]), *QUICK, "--max-slowdown", "30%")
+def test_a_real_slowdown_is_a_regression_and_stops_the_gate(trees, tmp_path):
+    report = tmp_path / "gate.json"
+    pair = ["--only", "test_train[sequential-?0-iris]"]  # 10 and 50 trees
+    done = gate(
+        str(trees["base"]),
+        str(trees["slow"]),
+        *pair,
+        "--max-slowdown",
+        "30%",
+        "--json",
+        str(report),
+    )
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "regression in 1 benchmark(s): test_train[sequential-50-iris]" in done.stdout
+    assert "regression in " in done.stdout
+    assert "so exit 1 is certain" in done.stderr  # fails fast
+    document = json.loads(report.read_text())
+    (family,) = document["families"]
+    assert family["name"] == "train: all 2 together"
+    assert family["members"] == [row["name"] for row in document["benchmarks"]]
+    # the family pools its members' rounds: both measured in each of its rounds
+    assert family["rounds"] == min(row["rounds"] for row in document["benchmarks"])
+    judged = [family, *document["benchmarks"]]
+    flagged = [row for row in judged if row["verdict"] == "regression"]
+    assert flagged
+    assert all(row["ratio_low"] > 1.0 and row["ratio"] > 1.30 for row in flagged)
+    assert document["summary"].startswith("regression in ")
+    assert all(row["name"] in document["summary"] for row in flagged)
 
 
 def test_lower_accuracy_is_a_regression_whatever_the_time(trees, tmp_path):

@@ -300,3 +300,40 @@ def test_mde_is_detected_at_the_stated_power(
         for _ in range(runs)
     )
     assert 0.6 <= flagged / runs <= 0.95
+
+
+# --- families: every member's rounds pooled into one signed-rank interval -----------------
+
+
+def _pooled_gate(log_ratios: np.ndarray, alpha: float, max_slowdown: float) -> str:
+    """One family, (members, rounds) paired log ratios, judged pooled at every look."""
+    looks = looks_up_to(log_ratios.shape[1])
+    per_interval = 2 * family_alpha(alpha, 1, len(looks))
+    for look in looks:
+        decided = verdict(ratio_interval(log_ratios[:, :look].ravel(), per_interval), max_slowdown)
+        if decided != "inconclusive":
+            return decided
+    return "inconclusive"
+
+
+def test_pooled_family_false_positive_rate_is_within_alpha_with_looks() -> None:
+    rng = np.random.default_rng(12)
+    runs = 400
+    base, candidate = _timing_noise(rng, (2, runs, 10, 40))
+    flagged = sum(_pooled_gate(row, 0.05, 0.0) == "regression" for row in candidate - base)
+    assert flagged / runs <= _at_most(0.05 / 2, runs)  # a regression is one-sided: alpha / 2
+
+
+def test_pooled_family_catches_a_broad_slowdown_its_members_alone_cannot() -> None:
+    rng = np.random.default_rng(13)
+    members, rounds, alpha, limit = 10, 15, 0.05, 0.01
+    base, candidate = _timing_noise(rng, (2, 40, members, rounds))
+    per_run = candidate - base + math.log(1.03)
+    by_family = sum(_pooled_gate(run, alpha / 2, limit) == "regression" for run in per_run)
+    share = 2 * family_alpha(alpha / 2, members, len(looks_up_to(rounds)))
+    by_member = sum(
+        any(verdict(ratio_interval(m, share), limit) == "regression" for m in run)
+        for run in per_run
+    )
+    assert by_family >= 36  # 90% of runs
+    assert by_member <= by_family / 2

@@ -14,7 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlcpu.gate.catalogue import Benchmark
-from mlcpu.ratios import RatioInterval, minimum_detectable_slowdown, ratio_interval, verdict
+from mlcpu.ratios import (
+    RatioInterval,
+    minimum_detectable_slowdown,
+    ratio_interval,
+    verdict,
+)
 
 PASS, REGRESSION, INCONCLUSIVE = "pass", "regression", "inconclusive"
 
@@ -29,6 +34,7 @@ class Tally:
     base_s: list[float] = field(default_factory=list)  # every timed run, in order
     candidate_s: list[float] = field(default_factory=list)
     observations: list[float] = field(default_factory=list)  # log ratio per round
+    round_ids: list[int] = field(default_factory=list)  # which round each observation is from
     base_accuracy: dict[str, float | None] = field(default_factory=dict)
     candidate_accuracy: dict[str, float | None] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -49,7 +55,7 @@ class Tally:
         """Judged at a look, or failed on accuracy (deterministic: more rounds cannot help)."""
         return self.decided_at is not None or bool(self.accuracy_drops())
 
-    def add_round(self, base: list[float], candidate: list[float]) -> None:
+    def add_round(self, base: list[float], candidate: list[float], round_id: int = 0) -> None:
         """One round: each side's runs of it, taken next to each other (ABBA).
 
         The observation is the ratio of the two sides' fastest runs: other work on the machine
@@ -59,6 +65,7 @@ class Tally:
         self.base_s.extend(base)
         self.candidate_s.extend(candidate)
         self.observations.append(math.log(min(candidate) / min(base)))
+        self.round_ids.append(round_id)
 
     def record_accuracy(self, side: str, accuracy: dict[str, float | None]) -> None:
         """The first round's accuracy is the side's; a later round that differs is noted."""
@@ -128,6 +135,99 @@ class Tally:
             "log_ratios": self.observations,
             "notes": self.notes,
         }
+
+
+@dataclass
+class FamilyTally:
+    """A family of benchmarks judged together: every member's log ratio of every round in
+    which all members ran, pooled into one signed-rank interval.
+
+    The common regression (fitting itself got slower, e.g. a library upgrade) slows every
+    member at once. One benchmark's rounds are few and noisy; pooled, a family of ten has ten
+    times the observations, so a broad slowdown is decided in a few rounds where no single
+    member could decide it. Pooling treats the members' ratios within a round as independent:
+    each was measured at its own moment of the round (in shuffled order), and on the gate runs
+    measured here the variance of a round's mean over members was the independent one's
+    (ratio 0.5-2.6, noisy at 4-7 rounds). Members keep running until their family is decided,
+    so every counted round holds the same benchmarks.
+    """
+
+    kind: str
+    members: list[Tally]
+    interval: RatioInterval | None = None
+    time_verdict: str = INCONCLUSIVE
+    decided_at: int | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}: all {len(self.members)} together"
+
+    @property
+    def max_slowdown(self) -> float:
+        """If every member slowed by exactly its own limit, the pooled centre would sit at
+        about their geometric mean."""
+        logs = [math.log1p(m.max_slowdown) for m in self.members]
+        return math.expm1(statistics.fmean(logs))
+
+    def _complete_rounds(self) -> list[list[float]]:
+        by_round: dict[int, list[float]] = {}
+        for member in self.members:
+            for round_id, value in zip(member.round_ids, member.observations, strict=True):
+                by_round.setdefault(round_id, []).append(value)
+        every = len(self.members)
+        return [values for _, values in sorted(by_round.items()) if len(values) == every]
+
+    @property
+    def observations(self) -> list[float]:
+        """All members' log ratios from the rounds in which every member was measured."""
+        return [value for values in self._complete_rounds() for value in values]
+
+    @property
+    def rounds(self) -> int:
+        return len(self._complete_rounds())
+
+    @property
+    def decided(self) -> bool:
+        return self.decided_at is not None
+
+    def look(self, alpha: float, final: bool = False) -> None:
+        self.interval = ratio_interval(self.observations, alpha)
+        self.time_verdict = verdict(self.interval, self.max_slowdown)
+        if self.time_verdict != INCONCLUSIVE or final:
+            self.decided_at = self.rounds
+
+    @property
+    def verdict(self) -> str:
+        return self.time_verdict
+
+    def minimum_detectable(self) -> float | None:
+        if self.interval is None:
+            return None
+        return minimum_detectable_slowdown(self.interval, self.max_slowdown)
+
+    def to_dict(self) -> dict[str, Any]:
+        interval = self.interval
+        return {
+            "name": self.name,
+            "family": self.kind,
+            "members": [m.name for m in self.members],
+            "rounds": self.rounds,
+            "ratio": interval.estimate if interval else None,
+            "ratio_low": interval.low if interval else None,
+            "ratio_high": interval.high if interval else None,
+            "confidence": interval.level if interval else None,
+            "max_slowdown": self.max_slowdown,
+            "minimum_detectable_slowdown": self.minimum_detectable(),
+            "verdict": self.verdict,
+        }
+
+
+def families(tallies: list[Tally]) -> list[FamilyTally]:
+    """One family per benchmark kind with at least two members (one would repeat its member)."""
+    grouped: dict[str, list[Tally]] = {}
+    for tally in tallies:
+        grouped.setdefault(tally.benchmark.kind, []).append(tally)
+    return [FamilyTally(kind, members) for kind, members in grouped.items() if len(members) > 1]
 
 
 def _median(values: list[float]) -> float | None:

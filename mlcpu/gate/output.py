@@ -17,7 +17,7 @@ from rich.text import Text
 
 from mlcpu import atomic, schemas
 from mlcpu._version import __version__
-from mlcpu.gate.judge import INCONCLUSIVE, PASS, REGRESSION, Tally
+from mlcpu.gate.judge import INCONCLUSIVE, PASS, REGRESSION, FamilyTally, Tally
 from mlcpu.gate.session import SIDES, Outcome
 
 SCHEMA = schemas.GATE
@@ -67,6 +67,22 @@ def table(outcome: Outcome) -> Table:
             accuracy,
             Text(tally.verdict, style=_STYLE[tally.verdict]),
         )
+    if outcome.families:
+        grid.add_section()
+    for family in outcome.families:
+        interval = family.interval
+        grid.add_row(
+            Text(family.name),
+            str(family.rounds),
+            "-",
+            "-",
+            _pct(interval.estimate - 1) if interval else "-",
+            f"{_pct(interval.low - 1)} .. {_pct(interval.high - 1)}" if interval else "-",
+            _pct(family.max_slowdown, signed=False),
+            _pct(family.minimum_detectable(), signed=False),
+            "-",
+            Text(family.verdict, style=_STYLE[family.verdict]),
+        )
     return grid
 
 
@@ -79,7 +95,7 @@ def summary(outcome: Outcome) -> str:
     level = f"{1 - outcome.settings.alpha:.0%} confidence"
     if outcome.regressions:
         names = _names(outcome.regressions)
-        return f"regression in {len(outcome.regressions)} benchmark(s): {names}"
+        return f"regression in {names}"
     highs = [t.interval.high for t in outcome.tallies if t.interval is not None]
     bound = f"{(max(highs) - 1) * 100:.1f}%" if highs else "?"
     if outcome.inconclusive:
@@ -91,7 +107,7 @@ def summary(outcome: Outcome) -> str:
     return f"no regression larger than {bound} on any benchmark ({level}, all together)"
 
 
-def _names(tallies: list[Tally], most: int = 6) -> str:
+def _names(tallies: list[Tally] | list[Tally | FamilyTally], most: int = 6) -> str:
     shown = ", ".join(t.name for t in tallies[:most])
     return shown + (f" and {len(tallies) - most} more" if len(tallies) > most else "")
 
@@ -100,11 +116,19 @@ def detectable_line(outcome: Outcome) -> str:
     values = [v for t in outcome.tallies if (v := t.minimum_detectable()) is not None]
     if not values:
         return "smallest detectable slowdown: not measured"
-    return (
+    line = (
         f"smallest slowdown this run could have detected (80% power): "
         f"{min(values) * 100:.1f}% to {max(values) * 100:.1f}% "
-        f"(median {statistics.median(values) * 100:.1f}%) across {len(values)} benchmarks"
+        f"(median {statistics.median(values) * 100:.1f}%) in one benchmark"
     )
+    broad = [
+        f"{f.kind} {v * 100:.1f}%"
+        for f in outcome.families
+        if (v := f.minimum_detectable()) is not None
+    ]
+    if broad:
+        line += "; across a whole family: " + ", ".join(broad)
+    return line
 
 
 def document(outcome: Outcome, trees: dict[str, Path], exit_code: int) -> dict[str, Any]:
@@ -138,12 +162,17 @@ def document(outcome: Outcome, trees: dict[str, Path], exit_code: int) -> dict[s
             "seed": settings.seed,
             "looks": list(outcome.looks),
             "per_interval_alpha": outcome.per_look_alpha,
+            "family_looks": list(outcome.family_looks),
+            "family_per_interval_alpha": outcome.family_alpha,
             "method": "rounds of ABBA runs; per round log(fastest candidate / fastest base); "
-            "Hodges-Lehmann estimate with the Wilcoxon signed-rank interval; each bound "
-            "Bonferroni-corrected over benchmarks and looks (all lower bounds hold together "
-            "at 1 - alpha, and so do all upper bounds)",
+            "Hodges-Lehmann estimate with the Wilcoxon signed-rank interval, per benchmark "
+            "and per family (run, train, startup: its members' rounds pooled); half of alpha "
+            "to benchmarks, half to "
+            "families, each bound Bonferroni-corrected within its half over tests and looks "
+            "(all lower bounds hold together at 1 - alpha, and so do all upper bounds)",
         },
         "benchmarks": [t.to_dict() for t in outcome.tallies],
+        "families": [f.to_dict() for f in outcome.families],
     }
 
 

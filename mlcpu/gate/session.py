@@ -12,12 +12,15 @@
         base.round(b) --------------> time Strategy.run
         candidate.round(b) ---------------------------------> time Strategy.run
         (twice each); observation = log(fastest candidate run / fastest base run)
-    at each planned look: interval of log(candidate/base) per active benchmark; decided ones
-    leave; the rest get more rounds until all are decided or the budget is spent.
+    at each planned look: interval of log(candidate/base) per active benchmark, and of each
+    family's rounds pooled (run, train, startup); decided ones leave (a member once its family
+    is decided too); the rest get more rounds until all are decided, one is a regression
+    (fail fast), or the budget is spent.
 
-The two sides never run at once: on a small machine they would measure each other. Every
-interval of every benchmark at every look holds together at the family's confidence
-(Bonferroni), so looking often cannot manufacture a regression.
+The two sides never run at once: on a small machine they would measure each other. Half the
+error budget goes to the benchmarks, half to the families; within each half every interval at
+every look holds together (Bonferroni), so looking often, or judging a family as well as its
+members, cannot manufacture a regression.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from dataclasses import dataclass, field
 
 from mlcpu import ratios
 from mlcpu.gate.catalogue import Benchmark
-from mlcpu.gate.judge import INCONCLUSIVE, REGRESSION, Tally
+from mlcpu.gate.judge import INCONCLUSIVE, REGRESSION, FamilyTally, Tally, families
 from mlcpu.gate.sides import Hello, SideFailed, SideProcess, program_folder
 from mlcpu.thresholds import Rules
 
@@ -61,10 +64,14 @@ class Outcome:
     elapsed_s: float
     budget_spent: bool = False
     notes: list[str] = field(default_factory=list)
+    families: list[FamilyTally] = field(default_factory=list)
+    family_looks: tuple[int, ...] = ()
+    family_alpha: float | None = None
 
     @property
-    def regressions(self) -> list[Tally]:
-        return [t for t in self.tallies if t.verdict == REGRESSION]
+    def regressions(self) -> list[Tally | FamilyTally]:
+        found: list[Tally | FamilyTally] = [t for t in self.tallies if t.verdict == REGRESSION]
+        return found + [f for f in self.families if f.verdict == REGRESSION]
 
     @property
     def inconclusive(self) -> list[Tally]:
@@ -97,6 +104,16 @@ def plan_looks(
         looks = usable
 
 
+def plan_family_looks(
+    family_alpha: float, count: int, max_rounds: int
+) -> tuple[tuple[int, ...], float]:
+    """The same for families: their pooled intervals have many observations from the first
+    look on, so every look up to the reachable rounds is usable; each bound gets the
+    Bonferroni share of the half of the error budget kept for families."""
+    looks = ratios.looks_up_to(max(max_rounds, ratios.LOOKS[0]))
+    return looks, 2 * ratios.family_alpha(family_alpha, max(count, 1), len(looks) + 1)
+
+
 Progress = Callable[[str], None]
 
 
@@ -117,6 +134,8 @@ class Gate:
         self.sides: dict[str, SideProcess] = {}
         self._pair_s: dict[str, float] = {}
         self._all: list[Tally] = []
+        self._families: list[FamilyTally] = []
+        self._family_of: dict[str, FamilyTally] = {}
         self._parity: dict[str, int] = {}
 
     def tally(self, benchmark: Benchmark) -> Tally:
@@ -133,18 +152,31 @@ class Gate:
             try:
                 hellos = self._start(folder)
                 tallies = self._all = self._prepare()
+                self._families = families(tallies)
+                self._family_of = {m.name: f for f in self._families for m in f.members}
                 self._parity = {t.name: i for i, t in enumerate(tallies)}
                 rng = random.Random(settings.seed)
                 for _ in range(settings.warmup_rounds):
                     self._round(tallies, rng, 0, keep=False)
-                looks, alpha = plan_looks(
-                    settings.alpha, len(tallies), self._reachable_rounds(began)
+                reachable = self._reachable_rounds(began)
+                share = settings.alpha / 2 if self._families else settings.alpha
+                looks, alpha = plan_looks(share, len(tallies), reachable)
+                family_looks, family_alpha = plan_family_looks(
+                    share, len(self._families), reachable
                 )
                 self.progress(
-                    f"warm-up done in {time.monotonic() - began:.0f} s; judging at rounds "
-                    f"{', '.join(map(str, looks))} (each bound at alpha {alpha / 2:.2g})"
+                    f"warm-up done in {time.monotonic() - began:.0f} s; judging benchmarks at "
+                    f"rounds {', '.join(map(str, looks))} (each bound at alpha {alpha / 2:.2g})"
+                    + (
+                        f", families at {', '.join(map(str, family_looks))} "
+                        f"(alpha {family_alpha / 2:.2g})"
+                        if self._families
+                        else ""
+                    )
                 )
-                spent = self._rounds(tallies, looks, alpha, rng, began)
+                spent = self._rounds(
+                    tallies, (looks, alpha), (family_looks, family_alpha), rng, began
+                )
             except BaseException:
                 self._stop(kill=True)  # Ctrl-C, SIGTERM, a failed side: no waiting
                 raise
@@ -157,6 +189,9 @@ class Gate:
             per_look_alpha=alpha,
             elapsed_s=time.monotonic() - began,
             budget_spent=spent,
+            families=self._families,
+            family_looks=family_looks,
+            family_alpha=family_alpha,
         )
 
     def _stop(self, kill: bool) -> None:
@@ -209,40 +244,80 @@ class Gate:
                 )
         return [self.tally(b) for b in self.benchmarks]
 
+    def _needed(self, tally: Tally) -> bool:
+        """Still to be run: undecided itself, or a member of a family still undecided."""
+        if not tally.decided:
+            return True
+        family = self._family_of.get(tally.name)
+        if family is None or family.decided:
+            return False
+        # members that all passed leave a family nothing to find
+        return any(m.verdict != "pass" for m in family.members)
+
     def _rounds(
         self,
         tallies: list[Tally],
-        looks: tuple[int, ...],
-        alpha: float,
+        plan: tuple[tuple[int, ...], float],
+        family_plan: tuple[tuple[int, ...], float],
         rng: random.Random,
         began: float,
     ) -> bool:
-        """Rounds until every benchmark is decided; True when the budget stopped them."""
+        """Rounds until every benchmark and family is decided; True when the budget stopped
+        them."""
+        (looks, alpha), (family_looks, family_alpha) = plan, family_plan
+        last = max(looks[-1], family_looks[-1] if self._families else 0)
         budget = self.settings.budget_s
         index = 0
         while True:
-            active = [t for t in tallies if not t.decided]
+            active = [t for t in tallies if self._needed(t)]
             if not active:
                 return False
             projected = self._projected(active)
-            if time.monotonic() - began + projected > budget or index >= looks[-1]:
-                for tally in active:
+            found = self._regression_found(tallies)
+            if found or time.monotonic() - began + projected > budget or index >= last:
+                undecided = [t for t in tallies if not t.decided]
+                for tally in undecided:
                     tally.look(alpha, final=True)
+                for family in self._families:
+                    if not family.decided:
+                        family.look(family_alpha, final=True)
+                why = f"a regression in {found}, so exit 1 is certain; " if found else ""
                 self.progress(
                     f"stopped after {index} rounds ({time.monotonic() - began:.0f} s of "
-                    f"{budget:.0f} s): {len(active)} benchmark(s) judged on what was measured"
+                    f"{budget:.0f} s): {why}{len(undecided)} benchmark(s) judged on what was "
+                    "measured"
                 )
-                return index < looks[-1]
+                return not found and index < last
             index += 1
             self._round(active, rng, index, keep=True)
             if index in looks:
                 for tally in active:
-                    tally.look(alpha)
+                    if not tally.decided:
+                        tally.look(alpha)
+            if index in family_looks:
+                for family in self._families:
+                    if not family.decided:
+                        family.look(family_alpha)
+            if index in looks or index in family_looks:
                 left = sum(not t.decided for t in tallies)
+                families_left = sum(not f.decided for f in self._families)
                 self.progress(
-                    f"round {index}: {len(tallies) - left} of {len(tallies)} decided "
-                    f"({time.monotonic() - began:.0f} s of {budget:.0f} s)"
+                    f"round {index}: {len(tallies) - left} of {len(tallies)} benchmarks decided"
+                    + (
+                        f", {len(self._families) - families_left} of {len(self._families)} families"
+                        if self._families
+                        else ""
+                    )
+                    + f" ({time.monotonic() - began:.0f} s of {budget:.0f} s)"
                 )
+
+    def _regression_found(self, tallies: list[Tally]) -> str:
+        """The first benchmark or family judged a regression, if any: the gate then fails
+        fast, as CI wants (more rounds could only refine the other verdicts, not the exit)."""
+        for judged in [*tallies, *self._families]:
+            if judged.verdict == REGRESSION:
+                return judged.name
+        return ""
 
     def _round(self, tallies: list[Tally], rng: random.Random, index: int, keep: bool) -> None:
         order = list(range(len(tallies)))
@@ -261,7 +336,7 @@ class Gate:
             # what one kept round of this benchmark costs, for the budget
             self._pair_s[tally.name] = (time.monotonic() - began) * 4 / len(order)
             if keep:
-                tally.add_round(seconds["base"], seconds["candidate"])
+                tally.add_round(seconds["base"], seconds["candidate"], index)
 
     def _measure(self, label: str, tally: Tally) -> float:
         timeout = max(MIN_ROUND_TIMEOUT_S, 10 * self._pair_s.get(tally.name, 0.0))

@@ -98,7 +98,7 @@ class SuiteGate(Gate):
             if all(len(seconds[label]) == 2 for label in SIDES):
                 for label in SIDES:
                     tally.record_accuracy(label, runs[label][0][tally.name][1])
-                tally.add_round(seconds["base"], seconds["candidate"])
+                tally.add_round(seconds["base"], seconds["candidate"], index)
 
     def _projected(self, active: list[Tally]) -> float:
         return self._round_s  # a round runs the whole suite whatever is left to decide
