@@ -40,7 +40,7 @@ SLOW_PATCH = """    estimator.fit(dataset.X_train, dataset.y_train)
             dataset.X_train, dataset.y_train
         )
 """
-SCENARIOS = {"same": None, "slow10": 0.10, "slow5": 0.05, "slow50": 0.50}
+SCENARIOS = {"same": None, "slow5": 0.05, "slow10": 0.10, "slow20": 0.20, "slow50": 0.50}
 
 
 def export_tree(folder: Path, slowdown: float | None) -> Path:
@@ -155,7 +155,7 @@ def compare(base: Path, candidate: Path, out: Path, select: str) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--scenarios", default="same,slow10,slow5")
+    parser.add_argument("--scenarios", default="same,slow5,slow10,slow20")
     parser.add_argument("--neighbour", type=Path, help="noisy-neighbour.py to run throughout")
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "gate-eval")
     parser.add_argument("--compare", action="store_true", help="also mlcpu compare, back to back")
