@@ -81,7 +81,7 @@ def add_parser(commands: Any) -> None:
         "--pytest",
         metavar="SUITE",
         help="gate a pytest-benchmark suite instead (a path inside each tree, e.g. benchmarks): "
-        "whole suite runs interleaved ABBA, judged per benchmark",
+        "whole suite runs interleaved AB, BA, judged per benchmark",
     )
     parser.add_argument(
         "--pytest-args",

@@ -56,11 +56,10 @@ class Tally:
         return self.decided_at is not None or bool(self.accuracy_drops())
 
     def add_round(self, base: list[float], candidate: list[float], round_id: int = 0) -> None:
-        """One round: each side's runs of it, taken next to each other (ABBA).
+        """One round: each side's run(s) of it, taken next to each other in time.
 
-        The observation is the ratio of the two sides' fastest runs: other work on the machine
-        only ever slows a run down, so a burst that hits one of a side's runs is dropped rather
-        than read as a difference between the trees.
+        The observation is log(candidate / base); given more than one run a side (a pytest
+        suite's medians), of the fastest ones.
         """
         self.base_s.extend(base)
         self.candidate_s.extend(candidate)
@@ -116,6 +115,7 @@ class Tally:
             "strategy": self.benchmark.strategy,
             "dataset": self.benchmark.dataset,
             "rounds": self.rounds,
+            "decided_at_round": self.decided_at,  # its family may have kept it running longer
             "base_median_s": _median(self.base_s),
             "candidate_median_s": _median(self.candidate_s),
             "ratio": interval.estimate if interval else None,
@@ -212,6 +212,7 @@ class FamilyTally:
             "family": self.kind,
             "members": [m.name for m in self.members],
             "rounds": self.rounds,
+            "decided_at_round": self.decided_at,
             "ratio": interval.estimate if interval else None,
             "ratio_low": interval.low if interval else None,
             "ratio_high": interval.high if interval else None,

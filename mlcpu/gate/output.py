@@ -164,7 +164,8 @@ def document(outcome: Outcome, trees: dict[str, Path], exit_code: int) -> dict[s
             "per_interval_alpha": outcome.per_look_alpha,
             "family_looks": list(outcome.family_looks),
             "family_per_interval_alpha": outcome.family_alpha,
-            "method": "rounds of ABBA runs; per round log(fastest candidate / fastest base); "
+            "method": "rounds of one run a side next to each other (AB, then BA in the "
+            "benchmark's next round); per round log(candidate / base); "
             "Hodges-Lehmann estimate with the Wilcoxon signed-rank interval, per benchmark "
             "and per family (run, train, startup: its members' rounds pooled); half of alpha "
             "to benchmarks, half to "

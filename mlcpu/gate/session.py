@@ -7,17 +7,21 @@
     hello: which mlcpu? ------------> import mlcpu from BASE    import mlcpu from CANDIDATE
     prepare: data, warm pools ------> load, start (untimed)     load, start (untimed)
     warm-up round per benchmark ----> discarded                 discarded
-    round k, each active benchmark:
-        ABBA if k + i even else BAAB (benchmark order shuffled each round)
+    round k, each active benchmark (in a new shuffled order each round):
+        AB if k + i even else BA, so each benchmark's rounds alternate AB, BA, AB, ...
         base.round(b) --------------> time Strategy.run
         candidate.round(b) ---------------------------------> time Strategy.run
-        (twice each); observation = log(fastest candidate run / fastest base run)
+        observation = log(candidate run / base run), two runs next to each other in time
     at each planned look: interval of log(candidate/base) per active benchmark, and of each
     family's rounds pooled (run, train, startup); decided ones leave (a member once its family
     is decided too); the rest get more rounds until all are decided, one is a regression
     (fail fast), or the budget is spent.
 
-The two sides never run at once: on a small machine they would measure each other. Half the
+The two sides never run at once: on a small machine they would measure each other. One pair
+per round, not an ABBA quartet with each side's faster run: measured on this project's shared
+machine, the speed drifts within a second, so the closest two runs in time pair best; per run
+spent, single adjacent pairs had about half the variance of quartet minima (README, "How far to
+trust the gate"), and the alternating order cancels any first-or-second effect. Half the
 error budget goes to the benchmarks, half to the families; within each half every interval at
 every look holds together (Bonferroni), so looking often, or judging a family as well as its
 members, cannot manufacture a regression.
@@ -324,17 +328,15 @@ class Gate:
         rng.shuffle(order)
         for position in order:
             tally = tallies[position]
-            # a benchmark's own parity, so its rounds alternate ABBA, BAAB whoever is left
+            # a benchmark's own parity, so its rounds alternate AB, BA whoever is left
             parity = self._parity[tally.name]
             first, second = SIDES if (index + parity) % 2 == 0 else SIDES[::-1]
             began = time.monotonic()
             seconds: dict[str, list[float]] = {first: [], second: []}
-            # A warm-up round is one run a side (discarded); a kept round is ABBA.
-            order = (first, second, second, first) if keep else (first, second)
-            for label in order:
+            for label in (first, second):  # a warm-up round is the same, discarded
                 seconds[label].append(self._measure(label, tally))
-            # what one kept round of this benchmark costs, for the budget
-            self._pair_s[tally.name] = (time.monotonic() - began) * 4 / len(order)
+            # what one round of this benchmark costs, for the budget
+            self._pair_s[tally.name] = time.monotonic() - began
             if keep:
                 tally.add_round(seconds["base"], seconds["candidate"], index)
 

@@ -1,9 +1,9 @@
-"""Gating any pytest-benchmark suite the same way: whole suite runs interleaved ABBA.
+"""Gating any pytest-benchmark suite the same way: whole suite runs interleaved, AB then BA.
 
 ``mlcpu gate BASE CANDIDATE --pytest benchmarks`` runs ``python -m pytest benchmarks
 --benchmark-json=...`` in each tree (the tree first on ``sys.path``, so each side imports its
-own code), alternating base, candidate, candidate, base; a round's observation per benchmark is
-log(fastest candidate median / fastest base median) over those four runs. pytest-benchmark
+own code), one run a side per round, base first in one round and candidate first in the next;
+a round's observation per benchmark is log(candidate median / base median). pytest-benchmark
 times the rounds inside a run; the gate pairs runs that were next to each other in time, which
 is what the suite alone cannot do (its issues #2 and #24 ask for in-job A/B comparison).
 """
@@ -87,7 +87,7 @@ class SuiteGate(Gate):
         first, second = SIDES if index % 2 == 0 else SIDES[::-1]
         began = time.monotonic()
         runs: dict[str, list[dict[str, Any]]] = {first: [], second: []}
-        for label in (first, second, second, first):
+        for label in (first, second):
             runs[label].append(self._run_suite(label))
         self._round_s = time.monotonic() - began
         for tally in tallies:
@@ -95,7 +95,7 @@ class SuiteGate(Gate):
                 label: [run[tally.name][0] for run in runs[label] if tally.name in run]
                 for label in SIDES
             }
-            if all(len(seconds[label]) == 2 for label in SIDES):
+            if all(seconds[label] for label in SIDES):
                 for label in SIDES:
                     tally.record_accuracy(label, runs[label][0][tally.name][1])
                 tally.add_round(seconds["base"], seconds["candidate"], index)
