@@ -212,9 +212,12 @@ def table(results: dict[str, list[dict]]) -> str:
         walls = [r.get("elapsed_s", r["wall_s"]) for r in records]
         runs = [r["families"]["run"] for r in records if "run" in r.get("families", {})]
         estimate = _median_pct([f["ratio"] - 1 for f in runs if f["ratio"] is not None])
-        single = _median_pct([r["mde_median"] for r in records if r.get("mde_median") is not None])
+        single = _median_pct(
+            [r["mde_median"] for r in records if r.get("mde_median") is not None], signed=False
+        )
         broad = _median_pct(
-            [f["mde"] for r in records for f in r.get("families", {}).values() if f["mde"]]
+            [f["mde"] for r in records for f in r.get("families", {}).values() if f["mde"]],
+            signed=False,
         )
         contrast = f"{compared.count(1)} of {len(compared)}" if compared else "-"
         lines.append(
@@ -225,11 +228,11 @@ def table(results: dict[str, list[dict]]) -> str:
     return "\n".join(lines)
 
 
-def _median_pct(values: list[float]) -> str:
+def _median_pct(values: list[float], signed: bool = True) -> str:
     if not values:
         return "-"
-    ordered = sorted(values)
-    return f"{ordered[len(ordered) // 2] * 100:+.1f}%"
+    middle = sorted(values)[len(values) // 2] * 100
+    return f"{middle:+.1f}%" if signed else f"{middle:.1f}%"
 
 
 if __name__ == "__main__":
