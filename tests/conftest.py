@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -59,6 +60,16 @@ def cli_env(**extra: str) -> dict[str, str]:
     env["NO_COLOR"] = "1"
     env.update(extra)
     return env
+
+
+def as_if_in_the_foreground() -> None:
+    """``preexec_fn`` for a child a test will interrupt with SIGINT, as Ctrl-C would.
+
+    A shell without job control starts background commands (``bash .ci/run &``) with SIGINT
+    ignored, and every child inherits that: Python then never raises KeyboardInterrupt. A
+    terminal's Ctrl-C reaches a foreground process whose SIGINT is at its default.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def run_cli(

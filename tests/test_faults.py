@@ -19,7 +19,7 @@ import pytest
 
 import mlcpu
 from mlcpu import strategies
-from tests.conftest import FAULTY, ROOT, cli_env, run_cli
+from tests.conftest import FAULTY, ROOT, as_if_in_the_foreground, cli_env, run_cli
 
 # Every registered strategy whose workers are processes watched by mlcpu's supervisor.
 PROCESS_STRATEGIES = [
@@ -129,6 +129,7 @@ def _start_long_run(strategy: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=as_if_in_the_foreground,
     )
 
 

@@ -20,7 +20,7 @@ import psutil
 import pytest
 
 from benchmarks.evaluate_gate import slow
-from tests.conftest import run_cli
+from tests.conftest import as_if_in_the_foreground, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = ["--only", "test_train[sequential-50-iris]"]
@@ -184,6 +184,7 @@ def start_gate(trees: dict[str, Path]) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "COLUMNS": "200"},
+        preexec_fn=as_if_in_the_foreground,
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlcpu.gate.catalogue import Benchmark
 from mlcpu.ratios import (
@@ -24,8 +24,52 @@ from mlcpu.ratios import (
 PASS, REGRESSION, INCONCLUSIVE = "pass", "regression", "inconclusive"
 
 
+@dataclass(kw_only=True)
+class _Judged:
+    """What a benchmark and a family share: the interval of their log ratios, judged at the
+    planned looks against their limit, and the slowdown it could have detected."""
+
+    interval: RatioInterval | None = None
+    time_verdict: str = INCONCLUSIVE
+    decided_at: int | None = None
+
+    if TYPE_CHECKING:  # supplied by each kind; not dataclass fields
+
+        @property
+        def observations(self) -> list[float]: ...
+        @property
+        def rounds(self) -> int: ...
+        @property
+        def max_slowdown(self) -> float: ...
+
+    def look(self, alpha: float, final: bool = False) -> None:
+        """Judge the time at a planned look (or the last one); decide only when it is clear."""
+        self.interval = ratio_interval(self.observations, alpha)
+        self.time_verdict = verdict(self.interval, self.max_slowdown)
+        if self.time_verdict != INCONCLUSIVE or final:
+            self.decided_at = self.rounds
+
+    def minimum_detectable(self) -> float | None:
+        if self.interval is None:
+            return None
+        return minimum_detectable_slowdown(self.interval, self.max_slowdown)
+
+    def _interval_fields(self) -> dict[str, Any]:
+        interval = self.interval
+        return {
+            "rounds": self.rounds,
+            "decided_at_round": self.decided_at,  # a family may keep a member running longer
+            "ratio": interval.estimate if interval else None,
+            "ratio_low": interval.low if interval else None,
+            "ratio_high": interval.high if interval else None,
+            "confidence": interval.level if interval else None,
+            "max_slowdown": self.max_slowdown,
+            "minimum_detectable_slowdown": self.minimum_detectable(),
+        }
+
+
 @dataclass
-class Tally:
+class Tally(_Judged):
     """Everything measured for one benchmark, and what it was judged."""
 
     benchmark: Benchmark
@@ -38,9 +82,6 @@ class Tally:
     base_accuracy: dict[str, float | None] = field(default_factory=dict)
     candidate_accuracy: dict[str, float | None] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-    interval: RatioInterval | None = None
-    time_verdict: str = INCONCLUSIVE
-    decided_at: int | None = None
 
     @property
     def name(self) -> str:
@@ -87,26 +128,13 @@ class Tally:
                 drops.append(f"{size} trees {before:.4f} -> {after:.4f}")
         return drops
 
-    def look(self, alpha: float, final: bool = False) -> None:
-        """Judge the time at a planned look (or the last one); decide only when it is clear."""
-        self.interval = ratio_interval(self.observations, alpha)
-        self.time_verdict = verdict(self.interval, self.max_slowdown)
-        if self.time_verdict != INCONCLUSIVE or final:
-            self.decided_at = self.rounds
-
     @property
     def verdict(self) -> str:
         if self.accuracy_drops() or self.time_verdict == REGRESSION:
             return REGRESSION
         return self.time_verdict
 
-    def minimum_detectable(self) -> float | None:
-        if self.interval is None:
-            return None
-        return minimum_detectable_slowdown(self.interval, self.max_slowdown)
-
     def to_dict(self) -> dict[str, Any]:
-        interval = self.interval
         return {
             "name": self.name,
             "fullname": self.benchmark.fullname,
@@ -114,16 +142,9 @@ class Tally:
             "family": self.benchmark.kind,
             "strategy": self.benchmark.strategy,
             "dataset": self.benchmark.dataset,
-            "rounds": self.rounds,
-            "decided_at_round": self.decided_at,  # its family may have kept it running longer
+            **self._interval_fields(),
             "base_median_s": _median(self.base_s),
             "candidate_median_s": _median(self.candidate_s),
-            "ratio": interval.estimate if interval else None,
-            "ratio_low": interval.low if interval else None,
-            "ratio_high": interval.high if interval else None,
-            "confidence": interval.level if interval else None,
-            "max_slowdown": self.max_slowdown,
-            "minimum_detectable_slowdown": self.minimum_detectable(),
             "time_verdict": self.time_verdict,
             "accuracy_drops": self.accuracy_drops(),
             "max_accuracy_drop": self.max_accuracy_drop,
@@ -138,7 +159,7 @@ class Tally:
 
 
 @dataclass
-class FamilyTally:
+class FamilyTally(_Judged):
     """A family of benchmarks judged together: every member's log ratio of every round in
     which all members ran, pooled into one signed-rank interval.
 
@@ -154,9 +175,6 @@ class FamilyTally:
 
     kind: str
     members: list[Tally]
-    interval: RatioInterval | None = None
-    time_verdict: str = INCONCLUSIVE
-    decided_at: int | None = None
 
     @property
     def name(self) -> str:
@@ -190,35 +208,16 @@ class FamilyTally:
     def decided(self) -> bool:
         return self.decided_at is not None
 
-    def look(self, alpha: float, final: bool = False) -> None:
-        self.interval = ratio_interval(self.observations, alpha)
-        self.time_verdict = verdict(self.interval, self.max_slowdown)
-        if self.time_verdict != INCONCLUSIVE or final:
-            self.decided_at = self.rounds
-
     @property
     def verdict(self) -> str:
         return self.time_verdict
 
-    def minimum_detectable(self) -> float | None:
-        if self.interval is None:
-            return None
-        return minimum_detectable_slowdown(self.interval, self.max_slowdown)
-
     def to_dict(self) -> dict[str, Any]:
-        interval = self.interval
         return {
             "name": self.name,
             "family": self.kind,
             "members": [m.name for m in self.members],
-            "rounds": self.rounds,
-            "decided_at_round": self.decided_at,
-            "ratio": interval.estimate if interval else None,
-            "ratio_low": interval.low if interval else None,
-            "ratio_high": interval.high if interval else None,
-            "confidence": interval.level if interval else None,
-            "max_slowdown": self.max_slowdown,
-            "minimum_detectable_slowdown": self.minimum_detectable(),
+            **self._interval_fields(),
             "verdict": self.verdict,
         }
 
