@@ -42,6 +42,10 @@ class _Judged:
         @property
         def max_slowdown(self) -> float: ...
 
+    @property
+    def decided(self) -> bool:
+        return self.decided_at is not None
+
     def look(self, alpha: float, final: bool = False) -> None:
         """Judge the time at a planned look (or the last one); decide only when it is clear."""
         self.interval = ratio_interval(self.observations, alpha)
@@ -203,10 +207,6 @@ class FamilyTally(_Judged):
     @property
     def rounds(self) -> int:
         return len(self._complete_rounds())
-
-    @property
-    def decided(self) -> bool:
-        return self.decided_at is not None
 
     @property
     def verdict(self) -> str:

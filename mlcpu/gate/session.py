@@ -33,10 +33,11 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from mlcpu import ratios
 from mlcpu.gate.catalogue import Benchmark
-from mlcpu.gate.judge import INCONCLUSIVE, REGRESSION, FamilyTally, Tally, families
+from mlcpu.gate.judge import INCONCLUSIVE, PASS, REGRESSION, FamilyTally, Tally, families
 from mlcpu.gate.sides import Hello, SideFailed, SideProcess, program_folder
 from mlcpu.thresholds import Rules
 
@@ -74,8 +75,7 @@ class Outcome:
 
     @property
     def regressions(self) -> list[Tally | FamilyTally]:
-        found: list[Tally | FamilyTally] = [t for t in self.tallies if t.verdict == REGRESSION]
-        return found + [f for f in self.families if f.verdict == REGRESSION]
+        return regressions(self.tallies, self.families)
 
     @property
     def inconclusive(self) -> list[Tally]:
@@ -88,9 +88,14 @@ class Outcome:
         return INCONCLUSIVE if self.inconclusive else "pass"
 
 
-def plan_looks(
-    family_alpha: float, benchmarks: int, max_rounds: int
-) -> tuple[tuple[int, ...], float]:
+class LookPlan(NamedTuple):
+    """The rounds at which a kind of test is judged, and each interval's two-sided alpha."""
+
+    rounds: tuple[int, ...]
+    alpha: float
+
+
+def plan_looks(family_alpha: float, benchmarks: int, max_rounds: int) -> LookPlan:
     """The rounds at which to judge, and the (two-sided) alpha of each interval.
 
     Only an interval's lower bound can raise a false alarm and only its upper bound can pass
@@ -104,18 +109,22 @@ def plan_looks(
         alpha = 2 * ratios.family_alpha(family_alpha, benchmarks, len(looks) + 1)
         usable = tuple(n for n in looks if n >= ratios.fewest_rounds(alpha))
         if usable == looks or not usable:
-            return usable or looks[-1:], alpha
+            return LookPlan(usable or looks[-1:], alpha)
         looks = usable
 
 
-def plan_family_looks(
-    family_alpha: float, count: int, max_rounds: int
-) -> tuple[tuple[int, ...], float]:
+def plan_family_looks(family_alpha: float, count: int, max_rounds: int) -> LookPlan:
     """The same for families: their pooled intervals have many observations from the first
     look on, so every look up to the reachable rounds is usable; each bound gets the
     Bonferroni share of the half of the error budget kept for families."""
     looks = ratios.looks_up_to(max(max_rounds, ratios.LOOKS[0]))
-    return looks, 2 * ratios.family_alpha(family_alpha, max(count, 1), len(looks) + 1)
+    return LookPlan(looks, 2 * ratios.family_alpha(family_alpha, max(count, 1), len(looks) + 1))
+
+
+def regressions(tallies: list[Tally], families: list[FamilyTally]) -> list[Tally | FamilyTally]:
+    """Every benchmark and family judged a regression, benchmarks first."""
+    judged: list[Tally | FamilyTally] = [*tallies, *families]
+    return [j for j in judged if j.verdict == REGRESSION]
 
 
 Progress = Callable[[str], None]
@@ -164,10 +173,9 @@ class Gate:
                     self._round(tallies, rng, 0, keep=False)
                 reachable = self._reachable_rounds(began)
                 share = settings.alpha / 2 if self._families else settings.alpha
-                looks, alpha = plan_looks(share, len(tallies), reachable)
-                family_looks, family_alpha = plan_family_looks(
-                    share, len(self._families), reachable
-                )
+                plan = plan_looks(share, len(tallies), reachable)
+                family_plan = plan_family_looks(share, len(self._families), reachable)
+                (looks, alpha), (family_looks, family_alpha) = plan, family_plan
                 self.progress(
                     f"warm-up done in {time.monotonic() - began:.0f} s; judging benchmarks at "
                     f"rounds {', '.join(map(str, looks))} (each bound at alpha {alpha / 2:.2g})"
@@ -178,9 +186,7 @@ class Gate:
                         else ""
                     )
                 )
-                spent = self._rounds(
-                    tallies, (looks, alpha), (family_looks, family_alpha), rng, began
-                )
+                spent = self._rounds(tallies, plan, family_plan, rng, began)
             except BaseException:
                 self._stop(kill=True)  # Ctrl-C, SIGTERM, a failed side: no waiting
                 raise
@@ -256,13 +262,13 @@ class Gate:
         if family is None or family.decided:
             return False
         # members that all passed leave a family nothing to find
-        return any(m.verdict != "pass" for m in family.members)
+        return any(m.verdict != PASS for m in family.members)
 
     def _rounds(
         self,
         tallies: list[Tally],
-        plan: tuple[tuple[int, ...], float],
-        family_plan: tuple[tuple[int, ...], float],
+        plan: LookPlan,
+        family_plan: LookPlan,
         rng: random.Random,
         began: float,
     ) -> bool:
@@ -318,10 +324,8 @@ class Gate:
     def _regression_found(self, tallies: list[Tally]) -> str:
         """The first benchmark or family judged a regression, if any: the gate then fails
         fast, as CI wants (more rounds could only refine the other verdicts, not the exit)."""
-        for judged in [*tallies, *self._families]:
-            if judged.verdict == REGRESSION:
-                return judged.name
-        return ""
+        found = regressions(tallies, self._families)
+        return found[0].name if found else ""
 
     def _round(self, tallies: list[Tally], rng: random.Random, index: int, keep: bool) -> None:
         order = list(range(len(tallies)))
