@@ -154,7 +154,7 @@ def measure(
     if not models.is_builtin(config.model):
         return skipped(f"custom model {config.model!r} is not run outside its tasks", workers)
     from mlcpu import ratios
-    from mlcpu.strategies.pools import shared  # pools only when measuring, not to read results
+    from mlcpu.engines.supervised import shared  # pools only when measuring, not to read results
 
     try:
         with shared(workload) as ready:
@@ -202,8 +202,8 @@ def _time_rounds(
     unit: TaskConfig, workload: Workload, workers: int, rule: StoppingRule, began: float
 ) -> tuple[list[float], list[float], str]:
     """Alone and together times, one pair per round, until ``rule`` stops (and why)."""
-    from mlcpu.strategies._backends import PoolBackend
-    from mlcpu.strategies.pools import DEFAULT_START_METHOD
+    from mlcpu.engines.pools import PoolBackend
+    from mlcpu.engines.supervised import DEFAULT_START_METHOD
 
     backend = PoolBackend(workers, DEFAULT_START_METHOD)
     alone: list[float] = []

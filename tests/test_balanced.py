@@ -7,7 +7,7 @@ import pytest
 
 import mlcpu.strategies as registry
 from mlcpu.errors import InputError
-from mlcpu.strategies._schedule import Costs, cut, finish_time, plan
+from mlcpu.plans.schedule import Costs, cut, finish_time, plan
 from mlcpu.workload import TaskConfig, Workload, make_configs
 from tests.conftest import FAULTY, worker_children
 

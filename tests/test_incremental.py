@@ -9,9 +9,9 @@ import pytest
 
 import mlcpu.strategies as registry
 from mlcpu.data import load_dataset
+from mlcpu.engines.failures import failure_result
 from mlcpu.errors import InputError, TaskFailedError
-from mlcpu.strategies._supervisor import failure_result
-from mlcpu.strategies.incremental import (
+from mlcpu.plans.prefixes import (
     PrefixChunkJob,
     _GroupScore,
     execute_prefix_chunk,

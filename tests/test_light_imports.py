@@ -17,7 +17,7 @@ from tests.conftest import ROOT, cli_env, run_cli
 from tests.sweeps import assemble
 
 # scikit-learn, then the engines: loky (joblib's processes), Dask, mlcpu's pools.
-HEAVY = ("sklearn", "loky", "distributed", "mlcpu.strategies.pools", "mlcpu.strategies._backends")
+HEAVY = ("sklearn", "loky", "distributed", "mlcpu.engines.supervised", "mlcpu.engines.pools")
 # what runs training: reading a saved result needs none of it
 RUNNING = ("mlcpu.runner", "mlcpu.strategies.base", "mlcpu.training")
 

@@ -182,7 +182,7 @@ def blas_threads(_: object) -> list[int]:
 def test_worker_processes_cap_blas_and_openmp_threads_at_one(backend):
     import queue
 
-    from mlcpu.strategies._backends import LokyBackend, PoolBackend
+    from mlcpu.engines.pools import LokyBackend, PoolBackend
 
     pool = LokyBackend(2) if backend == "loky" else PoolBackend(2, backend.split("-", 1)[1])
     answers: queue.SimpleQueue = queue.SimpleQueue()

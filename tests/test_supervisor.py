@@ -18,8 +18,10 @@ import pytest
 
 from mlcpu._shared_data import SharedDataset
 from mlcpu._worker import Job
-from mlcpu.strategies._backends import LokyBackend, PoolBackend
-from mlcpu.strategies._supervisor import DoneCallback, JobFunction, Supervisor
+from mlcpu.engines.backend import DoneCallback, JobFunction
+from mlcpu.engines.failures import FailurePolicy
+from mlcpu.engines.pools import LokyBackend, PoolBackend
+from mlcpu.engines.supervisor import Supervisor
 from mlcpu.training import TaskResult
 from mlcpu.workload import make_configs
 from tests.conftest import FAULTY
@@ -92,9 +94,8 @@ def _run(backend: LokyBackend | PoolBackend, jobs: list[Job], keep_going: bool) 
     def target() -> None:
         try:
             name = "joblib" if isinstance(backend, LokyBackend) else "multiprocessing"
-            outcome["results"] = Supervisor(
-                name, backend, keep_going=keep_going, task_timeout=None, emit=lambda r: r
-            ).run(jobs)
+            policy = FailurePolicy(name, keep_going=keep_going)
+            outcome["results"] = Supervisor(backend, policy, emit=lambda r: r).run(jobs)
         except BaseException as exc:  # handed to the test thread
             outcome["error"] = exc
 

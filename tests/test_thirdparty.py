@@ -103,7 +103,7 @@ def test_a_pool_whose_workers_cannot_be_seen_is_refused(monkeypatch):
 def test_tree_probabilities_match_the_forests_own_predict_proba(iris):
     from sklearn.ensemble import RandomForestClassifier
 
-    from mlcpu.strategies.incremental import tree_probabilities
+    from mlcpu.plans.prefixes import tree_probabilities
 
     forest = RandomForestClassifier(n_estimators=7, random_state=0).fit(iris.X_train, iris.y_train)
     per_tree = tree_probabilities(forest, iris.X_test)

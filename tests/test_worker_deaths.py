@@ -100,7 +100,7 @@ def slow_warm_up(marker_dir: str, workers: int) -> int:
 
 @pytest.mark.parametrize("strategy", PROCESS_STRATEGIES)
 def test_worker_killed_in_the_warm_up(strategy, monkeypatch):
-    from mlcpu.strategies import _backends
+    from mlcpu.engines import pools as _backends
 
     monkeypatch.setattr(_backends, "warm_up", slow_warm_up)
     running = strategies.create(strategy, workers=2)

@@ -14,15 +14,15 @@ from mlcpu import atomic
 from mlcpu import strategies as registry
 from mlcpu.commands import _args
 from mlcpu.data import DATASET_NAMES, DEFAULT_N_FEATURES, DEFAULT_N_SAMPLES, SYNTHETIC, load_dataset
+from mlcpu.engines.dask_address import SCHEDULER_ENV
 from mlcpu.errors import InputError, TaskError
 from mlcpu.models import BUILTIN_MODELS, DEFAULT_MODEL
-from mlcpu.strategies.dask_address import SCHEDULER_ENV
 from mlcpu.workload import DEFAULT_ESTIMATORS, Workload, make_configs
 
 if TYPE_CHECKING:
     from mlcpu.runner import Runner
 
-# The standard library's list, as mlcpu.strategies.pools uses it; read here so that building the
+# The standard library's list, as mlcpu.engines.supervised uses it; read here so that building the
 # command line (which every command does, `mlcpu compare` too) imports no engine.
 START_METHODS = tuple(multiprocessing.get_all_start_methods())
 

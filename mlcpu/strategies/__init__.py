@@ -142,6 +142,6 @@ for _name, _path in (
     ("incremental", "mlcpu.strategies.incremental:IncrementalStrategy"),
     ("balanced", "mlcpu.strategies.balanced:BalancedStrategy"),
     ("auto", "mlcpu.strategies.auto:AutoStrategy"),
-    ("dask", "mlcpu.strategies.dask_cluster:DaskStrategy"),
+    ("dask", "mlcpu.strategies.on_dask:DaskStrategy"),
 ):
     register_lazy(_name, _path)

@@ -16,9 +16,14 @@ from __future__ import annotations
 from typing import Any
 
 from mlcpu import forests
-from mlcpu.strategies.balanced import BalancedStrategy
-from mlcpu.strategies.inprocess import SequentialStrategy
-from mlcpu.training import TaskResult
+from mlcpu.engines.base import Engine
+from mlcpu.engines.inprocess import InProcessEngine
+from mlcpu.engines.supervised import ForkPoolEngine
+from mlcpu.plans.piece_costs import PiecePlanner
+from mlcpu.plans.whole import WholePlan
+from mlcpu.records import TaskResult
+from mlcpu.strategies.balanced import run_pieces
+from mlcpu.strategies.base import Strategy
 from mlcpu.workload import Workload
 
 # What starting a spawning pool costs (fresh interpreters importing scikit-learn).
@@ -30,32 +35,48 @@ SPAWN_STARTUP_S = 2.0
 REQUIRED_GAIN = 0.25
 
 
-class AutoStrategy(BalancedStrategy):
+class AutoStrategy(Strategy):
     name = "auto"
     summary = (
         "chooses for this workload and machine: sequential when no pool pays for its cost, "
         "else balanced (trees over a warm fork pool); says which and why"
     )
+    uses_processes = True
+    supervised = True
 
     def __init__(self, workers: int | None = None, **options: Any) -> None:
         super().__init__(workers, **options)
+        self.planner = PiecePlanner(self.workers)
+        self.in_process = InProcessEngine(1, self.policy)
         self._choice: dict[str, Any] = {}
+
+    @property
+    def start_method(self) -> str:
+        return self.engine.start_method  # type: ignore[attr-defined, no-any-return]
 
     def describe(self) -> dict[str, Any]:
         return {"candidates": ["sequential", "balanced"], "start_method": self.start_method}
 
     def result_extra(self) -> dict[str, Any]:
-        return {"choice": dict(self._choice), **super().result_extra()}
+        schedule = {"schedule": dict(self.planner.last)} if self.planner.last else {}
+        return {"choice": dict(self._choice), **schedule}
+
+    def _make_engine(self, workers: int) -> Engine:
+        return ForkPoolEngine(workers, self.policy)
 
     def _start(self) -> None:
+        self.planner.measure_fit_overhead()
         if self.start_method == "fork":
-            super()._start()
-        else:
-            self._measure_fit_overhead()  # the pool starts later, if a workload pays for it
+            self._start_pool()
+        # else the pool starts later, if a workload pays for it
+
+    def _start_pool(self) -> None:
+        self.engine.start()
+        self.planner.measure_piece_overhead(self.engine.call)
 
     def _run(self, workload: Workload, *, keep_estimators: bool) -> list[TaskResult]:
-        firsts, schedule, costs = self._prepare(workload)
-        overhead = self.fit_overhead_s or 0.0
+        firsts, schedule, costs = self.planner.prepare(workload)
+        overhead = self.planner.fit_overhead_s or 0.0
         sequential_s = pool_s = None
         if costs is not None:
             sequential_s = sum(
@@ -65,19 +86,17 @@ class AutoStrategy(BalancedStrategy):
             )
         if schedule is not None and schedule.predicted_s is not None:
             pool_s = schedule.predicted_s
-            if self._backend is None and self.start_method != "fork":
+            if not self.engine.started:
                 pool_s += SPAWN_STARTUP_S
         left = len(schedule.pieces) if schedule is not None else None
         parallel = self._decide(workload, sequential_s, pool_s, left)
-        self._choice["probe_s"] = self._last.get("probe_s")
-        if parallel:
-            return self._run_plan(workload, firsts, schedule, keep_estimators=keep_estimators)
-        sequential = SequentialStrategy(task_timeout=self.task_timeout, keep_going=self.keep_going)
-
-        def relay(result: TaskResult) -> None:
-            self._emit(result)  # times relative to this run's start, then the caller's hook
-
-        return sequential.run(workload, on_result=relay, keep_estimators=keep_estimators)
+        self._choice["probe_s"] = self.planner.last.get("probe_s")
+        if not parallel:
+            plan = WholePlan(workload, self.emit, keep_estimators=keep_estimators)
+            return self.execute(plan, self.in_process)
+        if not self.engine.started:
+            self._start_pool()
+        return run_pieces(self, self.planner, workload, firsts, schedule, keep_estimators)
 
     def _decide(
         self,

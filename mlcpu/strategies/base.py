@@ -1,7 +1,17 @@
-"""What every execution strategy is: a named object that owns its workers and runs a workload.
+"""What every execution strategy is: a plan (what to send) on an engine (where it runs).
 
-A strategy's pool lives as long as the context manager (``with strategy:``), so start-up is
-paid once and measured apart from the work, and repeated runs measure a warm pool.
+A strategy is the name users know (``sequential``, ``balanced``, ``dask``...). It makes one
+engine (``mlcpu.engines``) for its lifetime and one plan (``mlcpu.plans``) per run; ``_run``
+is the whole seam::
+
+    with engine.prepared(workload) as ready:        # data shared with the workers once
+        plan = self._make_plan(ready, ...)          # which units, and how to assemble them
+        engine.run(plan.units(), plan.job_function, plan.take)
+        return plan.results()                       # one result per configuration
+
+The engine lives as long as the context manager (``with strategy:``), so start-up is paid
+once and measured apart from the work, and repeated runs measure a warm pool. Failures follow
+the strategy's one ``FailurePolicy`` (fail fast, or keep going; the task timeout).
 """
 
 from __future__ import annotations
@@ -11,9 +21,13 @@ import time
 from collections.abc import Callable
 from typing import Any, ClassVar, Self
 
-from mlcpu.errors import InputError
+from mlcpu.engines.base import Engine
+from mlcpu.engines.failures import FailurePolicy
+from mlcpu.errors import InputError, TaskError
 from mlcpu.machine import usable_cpus
-from mlcpu.training import TaskResult
+from mlcpu.plans.base import Plan
+from mlcpu.plans.whole import WholePlan
+from mlcpu.records import TaskResult
 from mlcpu.workload import Workload
 
 ResultCallback = Callable[[TaskResult], None]
@@ -41,10 +55,11 @@ def check_timeout(task_timeout: float | None) -> float | None:
 
 
 class Strategy(abc.ABC):
-    """Base class: subclasses set ``name`` and ``summary`` and implement ``_run``.
+    """Base class: subclasses set ``name`` and ``summary`` and implement ``_make_engine``.
 
-    Subclasses that own a pool override ``_start`` and ``_close``. ``run`` may be called many
-    times between ``start`` and ``close``.
+    A strategy whose plan is not whole configurations overrides ``_make_plan``; one that
+    chooses among plans or engines per run (``auto``) overrides ``_run``. ``run`` may be called
+    many times between ``start`` and ``close``.
     """
 
     name: ClassVar[str]
@@ -53,7 +68,7 @@ class Strategy(abc.ABC):
     parallel: ClassVar[bool] = True
     #: whether its workers are processes (tasks then get the dataset shared, not copied)
     uses_processes: ClassVar[bool] = False
-    #: whether mlcpu's supervisor watches its workers (deaths, timeouts: ``_supervisor``)
+    #: whether mlcpu's supervisor watches its workers (deaths, timeouts: ``engines.supervisor``)
     supervised: ClassVar[bool] = False
 
     def __init__(
@@ -63,13 +78,34 @@ class Strategy(abc.ABC):
         task_timeout: float | None = None,
         keep_going: bool = False,
     ) -> None:
-        self.workers = check_workers(workers) if self.parallel else 1
-        self.task_timeout = check_timeout(task_timeout)
-        self.keep_going = keep_going
+        self.policy = FailurePolicy(self.name, keep_going, check_timeout(task_timeout))
         self.startup_s = 0.0
         self._started = False
         self._origin = 0.0
         self._on_result: ResultCallback | None = None
+        self._plan_facts: dict[str, Any] = {}
+        self.engine = self._make_engine(check_workers(workers) if self.parallel else 1)
+
+    @property
+    def workers(self) -> int:
+        """Workers of the engine (a cluster's, once connected)."""
+        return self.engine.workers
+
+    @property
+    def task_timeout(self) -> float | None:
+        return self.policy.task_timeout
+
+    @task_timeout.setter
+    def task_timeout(self, seconds: float | None) -> None:
+        self.policy.task_timeout = check_timeout(seconds)
+
+    @property
+    def keep_going(self) -> bool:
+        return self.policy.keep_going
+
+    @keep_going.setter
+    def keep_going(self, keep_going: bool) -> None:
+        self.policy.keep_going = keep_going
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.label}>"
@@ -81,11 +117,11 @@ class Strategy(abc.ABC):
 
     def describe(self) -> dict[str, Any]:
         """Options that belong in result JSON next to this strategy's figures."""
-        return {}
+        return self.engine.describe()
 
     def result_extra(self) -> dict[str, Any]:
         """Extra per-strategy facts from the last run, merged into its JSON record."""
-        return {}
+        return dict(self._plan_facts)
 
     def __enter__(self) -> Self:
         self.start()
@@ -95,7 +131,7 @@ class Strategy(abc.ABC):
         self.close()
 
     def start(self) -> None:
-        """Create and warm the worker pool; its cost is kept in ``startup_s``."""
+        """Create and warm the workers; its cost is kept in ``startup_s``."""
         if self._started:
             return
         began = time.perf_counter()
@@ -128,19 +164,41 @@ class Strategy(abc.ABC):
         finally:
             self._on_result = None
 
-    def _emit(self, result: TaskResult) -> TaskResult:
+    def emit(self, result: TaskResult) -> TaskResult:
+        """A configuration's result is ready: times relative to this run, then ``on_result``."""
         result.start_s = max(0.0, result.started - self._origin)
         result.end_s = max(result.start_s, result.ended - self._origin)
         if self._on_result is not None:
             self._on_result(result)
         return result
 
-    def _start(self) -> None:  # noqa: B027 - optional hook
-        """Create the pool; nothing to do for strategies that run in the calling thread."""
-
-    def _close(self) -> None:  # noqa: B027 - optional hook
-        """Release the pool."""
-
     @abc.abstractmethod
+    def _make_engine(self, workers: int) -> Engine:
+        """The engine this strategy runs on, made once (started in ``start``)."""
+
+    def _make_plan(self, workload: Workload, *, keep_estimators: bool) -> Plan:
+        """This run's plan; whole configurations unless the strategy says otherwise."""
+        return WholePlan(workload, self.emit, keep_estimators=keep_estimators)
+
+    def _start(self) -> None:
+        self.engine.start()
+
+    def _close(self) -> None:
+        self.engine.close()
+
     def _run(self, workload: Workload, *, keep_estimators: bool) -> list[TaskResult]:
-        """Train the workload; call ``self._emit`` for each finished task."""
+        with self.engine.prepared(workload) as ready:
+            plan = self._make_plan(ready, keep_estimators=keep_estimators)
+            return self.execute(plan, self.engine)
+
+    def execute(self, plan: Plan, engine: Engine) -> list[TaskResult]:
+        """Run ``plan`` on ``engine``; a failure carries the configurations that finished."""
+        self._plan_facts = {}
+        try:
+            engine.run(plan.units(), plan.job_function, plan.take)
+        except TaskError as exc:
+            exc.completed = plan.completed()  # configurations, not units
+            raise
+        finally:
+            self._plan_facts = plan.describe()
+        return plan.results()

@@ -1,9 +1,9 @@
-"""What a pool of workers must offer the supervisor: the contract every engine implements.
+"""What a pool of workers must offer the supervisor: the contract every supervised pool implements.
 
 Modelled on joblib's ``ParallelBackendBase``: ``start``, ``submit``, ``terminate`` (and
-``restart``, which recovery uses), plus ``processes`` for engines whose workers can die on their
-own. The class attributes tell the supervisor how the engine breaks (one task, or the whole
-pool) and whether its tasks can be stopped. ``_backends`` holds the engines.
+``restart``, which recovery uses), plus ``processes`` for pools whose workers can die on their
+own. The class attributes tell the supervisor how the pool breaks (one task, or the whole
+pool) and whether its tasks can be stopped. ``pools`` holds the implementations.
 """
 
 from __future__ import annotations
@@ -50,6 +50,10 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def submit(self, fn: JobFunction, job: Any, done: DoneCallback) -> None:
         """Run ``fn(job)`` on a worker; call ``done(outcome, None)`` or ``done(None, error)``."""
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)`` on one worker, waited for (for timing a round trip)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot run a single call")
 
     def processes(self) -> Iterable[BaseProcess]:
         """The worker processes right now (empty for thread pools)."""

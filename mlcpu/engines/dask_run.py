@@ -1,6 +1,7 @@
-"""One run of a workload on a Dask cluster: the submission window, outcomes, deaths, timeouts.
+"""One run of units on a Dask cluster: the submission window, outcomes, deaths, timeouts.
 
-Imported only through ``mlcpu.strategies.dask_cluster``, which checks that Dask is installed.
+Imported only through ``mlcpu.engines.dask_cluster``, which checks that Dask is installed.
+Failures go through the same ``FailurePolicy`` as every other engine.
 """
 
 from __future__ import annotations
@@ -12,30 +13,28 @@ import socket
 import time
 import uuid
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import distributed
 
-from mlcpu._worker import Failure, Job, Outcome, execute
-from mlcpu.data import Dataset
-from mlcpu.errors import TaskError, TaskTimeoutError, WorkerDiedError
-from mlcpu.strategies._supervisor import failure_result, task_failed_error
-from mlcpu.training import TaskResult
-from mlcpu.workload import Workload
+from mlcpu._worker import Failure, Outcome
+from mlcpu.engines.base import JobFunction, Settle
+from mlcpu.engines.failures import FailurePolicy
+from mlcpu.errors import TaskError, TaskTimeoutError
+from mlcpu.records import TaskResult
 
 _POLL_S = 0.1
 
 
 class Cluster(Protocol):
-    """What a run needs of the strategy that owns the cluster (``DaskStrategy``).
+    """What a run needs of the engine that owns the cluster (``DaskEngine``).
 
-    Written as a protocol so that this module does not import the strategy that imports it.
+    Written as a protocol so that this module does not import the engine that imports it.
     """
 
-    name: str
-    keep_going: bool
-    task_timeout: float | None
+    policy: FailurePolicy
     _client: Any
 
     @property
@@ -46,29 +45,25 @@ class Cluster(Protocol):
 
     def capacity(self) -> int: ...
 
-    def scattered(self, dataset: Dataset) -> Any: ...
+    def scattered(self, dataset: Any) -> Any: ...
 
     def restart_worker(self, address: str) -> bool: ...
-
-    def _emit(self, result: TaskResult) -> TaskResult: ...
 
     def _close(self) -> None: ...
 
 
 @dataclass(frozen=True)
 class Placed:
-    """A task's outcome and where it ran (the worker's address and host name)."""
+    """A unit's outcome and where it ran (the worker's address and host name)."""
 
     outcome: Outcome
     worker: str
     host: str
 
 
-def train_on_worker(
-    index: int, config: Any, seed: int, keep_estimator: bool, dataset: Dataset
-) -> Placed:
-    """Runs in a Dask worker; ``dataset`` is the scattered copy already held by the worker."""
-    outcome = execute(Job(index, config, dataset, seed, keep_estimator=keep_estimator))
+def run_on_worker(fn: JobFunction, unit: Any, dataset: Any) -> Placed:
+    """Runs in a Dask worker: the unit gets back the scattered dataset the worker holds."""
+    outcome = fn(dataclasses.replace(unit, dataset=dataset))
     return Placed(outcome, distributed.get_worker().address, socket.gethostname())
 
 
@@ -81,32 +76,30 @@ def _processing_on(key: str, dask_scheduler: Any = None) -> str | None:
 
 @dataclass
 class _Flight:
-    job: Job
+    unit: Any
     key: str
     started: float  # when it was submitted: a free worker thread was waiting for it
 
 
 class DaskRun:
-    """One run of a workload: submission window, completions, failures and timeouts."""
+    """One run: keeps as many units in flight as the cluster has threads, in the plan's order."""
 
-    def __init__(self, owner: Cluster, workload: Workload, keep_estimators: bool) -> None:
+    def __init__(
+        self, owner: Cluster, units: Sequence[Any], fn: JobFunction, settle: Settle
+    ) -> None:
         self.owner = owner
-        self.workload = workload
-        self.keep_estimators = keep_estimators
+        self.policy = owner.policy
+        self.fn = fn
+        self.settle_record = settle
         self.token = uuid.uuid4().hex[:8]
         self.local_host = socket.gethostname()
-        jobs = [
-            Job(i, config, workload.dataset, workload.seed, keep_estimator=keep_estimators)
-            for i, config in enumerate(workload.configs)
-        ]
-        # Largest forests first, so no long task is left alone at the end.
-        self.pending = deque(sorted(jobs, key=lambda j: (-j.config.n_estimators, j.index)))
+        self.pending = deque(units)
         self.window: int | None = None  # worker threads; None: ask the cluster again
         self.in_flight: dict[Any, _Flight] = {}
         self.done: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.finished: dict[int, TaskResult] = {}
 
-    def loop(self) -> list[TaskResult]:
+    def loop(self) -> None:
         try:
             while self.pending or self.in_flight:
                 self.fill()
@@ -117,7 +110,6 @@ class DaskRun:
                 else:
                     self.settle(future)
                 self.check_timeouts()
-            return [self.finished[i] for i in range(len(self.workload.configs))]
         except BaseException as exc:
             self.abandon(exc)
             raise
@@ -130,21 +122,19 @@ class DaskRun:
         while self.pending and len(self.in_flight) < self.window:
             self.submit(self.pending.popleft())
 
-    def submit(self, job: Job) -> None:
-        data = self.owner.scattered(self.workload.dataset)
-        key = f"mlcpu-train-{job.config.n_estimators}-{self.token}-{job.index}"
+    def submit(self, unit: Any) -> None:
+        data = self.owner.scattered(unit.dataset)
+        key = f"mlcpu-train-{unit.config.n_estimators}-{self.token}-{unit.index}"
         future = self.owner.client.submit(
-            train_on_worker,
-            job.index,
-            job.config,
-            job.seed,
-            self.keep_estimators,
+            run_on_worker,
+            self.fn,
+            dataclasses.replace(unit, dataset=None),
             data,
             key=key,
-            priority=job.config.n_estimators,
+            priority=-unit.index,
             pure=False,
         )
-        self.in_flight[future] = _Flight(job, key, time.perf_counter())
+        self.in_flight[future] = _Flight(unit, key, time.perf_counter())
         future.add_done_callback(self.done.put)
 
     # -- outcomes -----------------------------------------------------------------------------
@@ -155,42 +145,37 @@ class DaskRun:
         self.window = None
         if future.status == "finished":
             placed: Placed = future.result()
-            self.on_outcome(flight, placed)
+            outcome = placed.outcome
+            if outcome.failure is not None:
+                record = self.policy.failed(flight.unit, outcome.failure, self.completed())
+            else:
+                assert outcome.result is not None
+                record = outcome.result
+            self.record(flight, record, placed.worker, placed.host)
             return
         error = future.exception() if future.status == "error" else None
         if isinstance(error, distributed.KilledWorker):
             self.on_worker_died(flight, error)
         else:
-            # Dask's own error for the task (its result could not be unpickled, ...).
+            # Dask's own error for the unit (its result could not be unpickled, ...).
             reason = error if error is not None else RuntimeError(f"task {future.status}")
             failure = dataclasses.replace(Failure.from_exception(reason, flight.started), cpu=None)
-            self.on_failure(flight, failure, worker=None, host=None)
-
-    def on_outcome(self, flight: _Flight, placed: Placed) -> None:
-        outcome = placed.outcome
-        if outcome.failure is not None:
-            self.on_failure(flight, outcome.failure, worker=placed.worker, host=placed.host)
-            return
-        assert outcome.result is not None
-        self.record(flight, outcome.result, placed.worker, placed.host)
+            self.record(flight, self.policy.failed(flight.unit, failure, self.completed()))
 
     def record(
-        self, flight: _Flight, result: TaskResult, worker: str | None, host: str | None
+        self,
+        flight: _Flight,
+        result: TaskResult,
+        worker: str | None = None,
+        host: str | None = None,
     ) -> None:
         result.worker, result.host = worker, host
         if host is not None and host != self.local_host:
-            # Another machine's perf_counter has another origin: place the task by its
+            # Another machine's perf_counter has another origin: place the unit by its
             # duration, ending now (off by the network latency, not by hours).
             result.ended = time.perf_counter()
             result.started = result.ended - result.seconds
-        self.finished[flight.job.index] = self.owner._emit(result)
-
-    def on_failure(
-        self, flight: _Flight, failure: Failure, *, worker: str | None, host: str | None
-    ) -> None:
-        if not self.owner.keep_going:
-            raise task_failed_error(self.owner.name, flight.job, failure, self.completed())
-        self.record(flight, failure_result(flight.job, failure), worker, host)
+        self.finished[flight.unit.index] = self.settle_record(result)
 
     def on_worker_died(self, flight: _Flight, error: Any) -> None:
         last = error.last_worker
@@ -203,51 +188,18 @@ class DaskRun:
             else f"after {tries} attempts on different workers (allowed-failures="
             f"{error.allowed_failures})"
         )
-        message = (
-            f"{self.owner.name}: the Dask worker {address} (pid {pid}) running "
-            f"{flight.job.label} died; {retried}"
-        )
-        self.on_lost(flight, message, address, pid, died=True, ended=time.perf_counter())
-
-    def on_lost(
-        self,
-        flight: _Flight,
-        message: str,
-        address: str | None,
-        pid: int | None,
-        *,
-        died: bool,
-        ended: float,
-    ) -> None:
-        owner = self.owner
-        if not owner.keep_going:
-            if died:
-                raise WorkerDiedError(
-                    message,
-                    strategy=owner.name,
-                    config=flight.job.config,
-                    pid=pid,
-                    completed=self.completed(),
-                )
-            raise TaskTimeoutError(
-                message,
-                strategy=owner.name,
-                config=flight.job.config,
-                timeout=owner.task_timeout or 0.0,
-                completed=self.completed(),
-            )
-        record = TaskResult.unreported(
-            flight.job.index,
-            flight.job.config,
+        record = self.policy.died(
+            flight.unit,
+            self.completed(),
             started=flight.started,
             pid=pid,
-            error=message,
-            ended=ended,
+            who=f"the Dask worker {address} (pid {pid})",
+            how=f"died; {retried}",
         )
-        self.record(flight, record, address, None)
+        self.record(flight, record, address)
 
     def check_timeouts(self) -> None:
-        timeout = self.owner.task_timeout
+        timeout = self.policy.task_timeout
         if timeout is None:
             return
         now = time.perf_counter()
@@ -262,7 +214,7 @@ class DaskRun:
             stopped_at = time.perf_counter()
             future.cancel()
             owner = self.owner
-            if owner.embedded and not owner.keep_going:
+            if owner.embedded and not self.policy.keep_going:
                 how = f"its worker {address} was stopped with the cluster"  # see abandon()
             elif owner.restart_worker(address):
                 how = f"its worker {address} was restarted"
@@ -271,17 +223,21 @@ class DaskRun:
                     f"its worker {address} has no nanny to restart it, so the task "
                     "finishes in the background"
                 )
-            message = (
-                f"{self.owner.name}: {flight.job.label} ran longer than the task timeout of "
-                f"{timeout:g} s; {how}"
+            record = self.policy.timed_out(
+                flight.unit,
+                f"; {how}",
+                self.completed(),
+                started=flight.started,
+                pid=None,
+                ended=stopped_at,
             )
-            self.on_lost(flight, message, address, None, died=False, ended=stopped_at)
+            self.record(flight, record, address)
 
     def completed(self) -> list[TaskResult]:
         return [self.finished[i] for i in sorted(self.finished)]
 
     def abandon(self, reason: BaseException) -> None:
-        """Stop waiting for the tasks still in flight after a failure or an interruption.
+        """Stop waiting for the units still in flight after a failure or an interruption.
 
         Dask cannot interrupt a running task; cancelling only drops its result. An embedded
         cluster is closed after a failure (the next run starts a fresh one), so no abandoned

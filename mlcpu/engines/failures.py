@@ -1,7 +1,9 @@
-"""The records and errors of failed tasks and lost workers: every such message, written once.
+"""One failure policy for every engine: what a failed, overdue or orphaned unit becomes.
 
-Used by the supervisor, by the in-process strategies and by the Dask run, so a failure reads the
-same whatever engine it happened on.
+``FailurePolicy`` is the only place that decides between *fail fast* (raise, carrying what
+finished) and *keep going* (an error record takes the unit's place and the run goes on). Every
+engine (in-process, the supervised pools, Dask) reports its failures through it, and every
+message is written once, below, so a failure reads the same wherever it happened.
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ import os
 import signal
 import time
 import traceback
+from dataclasses import dataclass
 from typing import Any
 
 from mlcpu._worker import Failure
 from mlcpu.errors import RemoteTraceback, TaskFailedError, TaskTimeoutError, WorkerDiedError
-from mlcpu.training import TaskResult
+from mlcpu.records import TaskResult
 
 
 def signal_name(exitcode: int | None) -> str | None:
@@ -118,10 +121,17 @@ def death_error(
     together: int,
     breaks_pool: bool,
     completed: list[TaskResult],
+    *,
+    who: str | None = None,
+    how: str | None = None,
 ) -> WorkerDiedError:
-    """The error for the worker running ``job`` that died (``together``: deaths seen at once)."""
-    message = f"{strategy}: the worker process (pid {pid}) running {job.label} "
-    message += describe_exit(exitcode)
+    """The error for the worker running ``job`` that died (``together``: deaths seen at once).
+
+    ``who`` and ``how`` replace "the worker process (pid N)" and its exit description where an
+    engine knows its workers differently (a Dask worker's address, what Dask's retries did).
+    """
+    who = who or f"the worker process (pid {pid})"
+    message = f"{strategy}: {who} running {job.label} {how or describe_exit(exitcode)}"
     if together > 1:
         message += f" ({together} workers were found dead at the same moment"
         message += (
@@ -159,11 +169,6 @@ def gave_up_message(strategy: str, breaks: int) -> str:
     )
 
 
-def unreported(job: Any, started: float | None, pid: int | None, message: str) -> TaskResult:
-    """The record of a job whose worker died or was stopped before it reported back."""
-    return TaskResult.unreported(job.index, job.config, started=started, pid=pid, error=message)
-
-
 def failure_from_parent(error: BaseException, started: float | None) -> Failure:
     """A pool-level error for one task (for example its arguments failed to pickle)."""
     now = time.perf_counter()
@@ -177,3 +182,72 @@ def failure_from_parent(error: BaseException, started: float | None) -> Failure:
         started=started or now,
         ended=now,
     )
+
+
+@dataclass
+class FailurePolicy:
+    """Fail fast or keep going, and the task timeout: what every engine asks when a unit fails.
+
+    One object per strategy, shared by its engines, so a change of setting reaches them all.
+
+    Each method either raises the unit's error (fail fast: ``completed`` are the units that
+    finished) or returns the error record that settles the unit in its place (keep going).
+    """
+
+    strategy: str
+    keep_going: bool = False
+    task_timeout: float | None = None
+
+    def failed(self, job: Any, failure: Failure, completed: list[TaskResult]) -> TaskResult:
+        """The unit raised."""
+        if not self.keep_going:
+            raise task_failed_error(self.strategy, job, failure, completed)
+        return failure_result(job, failure)
+
+    def timed_out(
+        self,
+        job: Any,
+        stopped: str,
+        completed: list[TaskResult],
+        *,
+        started: float | None,
+        pid: int | None,
+        ended: float | None = None,
+    ) -> TaskResult:
+        """The unit ran past ``task_timeout``; ``stopped`` says what became of it."""
+        error = timeout_error(self.strategy, job, self.task_timeout or 0.0, stopped, completed)
+        return self._lost(error, job, started, pid, ended)
+
+    def died(
+        self,
+        job: Any,
+        completed: list[TaskResult],
+        *,
+        started: float | None,
+        pid: int | None,
+        exitcode: int | None = None,
+        together: int = 1,
+        breaks_pool: bool = False,
+        who: str | None = None,
+        how: str | None = None,
+        ended: float | None = None,
+    ) -> TaskResult:
+        """The worker running the unit died before it reported back."""
+        error = death_error(
+            self.strategy, job, pid, exitcode, together, breaks_pool, completed, who=who, how=how
+        )
+        return self._lost(error, job, started, pid, ended)
+
+    def _lost(
+        self,
+        error: BaseException,
+        job: Any,
+        started: float | None,
+        pid: int | None,
+        ended: float | None,
+    ) -> TaskResult:
+        if not self.keep_going:
+            raise error
+        return TaskResult.unreported(
+            job.index, job.config, started=started, pid=pid, error=str(error), ended=ended
+        )

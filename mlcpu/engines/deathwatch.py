@@ -9,8 +9,8 @@ from collections.abc import Callable
 from multiprocessing.process import BaseProcess
 
 from mlcpu._thirdparty import recover_tracker
-from mlcpu.strategies._engine import Backend
-from mlcpu.strategies._wakeup import Wakeup
+from mlcpu.engines.backend import Backend
+from mlcpu.engines.wakeup import Wakeup
 
 
 class DeathWatch:

@@ -23,10 +23,10 @@ from mlcpu import _thirdparty
 from mlcpu._process_guard import init_process_worker, parent_identity, terminable_forks
 from mlcpu._tempdirs import private_folder
 from mlcpu._worker import warm_up
+from mlcpu.engines.backend import Backend, DoneCallback, JobFunction
+from mlcpu.engines.deathwatch import exit_code
+from mlcpu.engines.failures import WHILE_STARTING, lost_worker_error
 from mlcpu.errors import TaskTimeoutError
-from mlcpu.strategies._deathwatch import exit_code
-from mlcpu.strategies._engine import Backend, DoneCallback, JobFunction
-from mlcpu.strategies._failures import WHILE_STARTING, lost_worker_error
 
 WARM_UP_TIMEOUT_S = 300.0
 # An orderly Pool/loky shutdown takes 15-30 ms here. Rarely (once in the CI suite, never in 40
@@ -75,6 +75,15 @@ def _ready(result: multiprocessing.pool.AsyncResult[Any]) -> Callable[[float], b
         return result.ready()
 
     return wait
+
+
+def _apply(pool: multiprocessing.pool.Pool, fn: JobFunction, job: Any, done: DoneCallback) -> None:
+    pool.apply_async(
+        fn,
+        (job,),
+        callback=lambda outcome: done(outcome, None),
+        error_callback=lambda error: done(None, error),
+    )
 
 
 def _kill(processes: Iterable[BaseProcess]) -> None:
@@ -133,12 +142,7 @@ class PoolBackend(Backend):
 
     def submit(self, fn: JobFunction, job: Any, done: DoneCallback) -> None:
         assert self.pool is not None
-        self.pool.apply_async(
-            fn,
-            (job,),
-            callback=lambda outcome: done(outcome, None),
-            error_callback=lambda error: done(None, error),
-        )
+        _apply(self.pool, fn, job, done)
 
     def processes(self) -> Iterable[BaseProcess]:
         pool = self.pool
@@ -183,12 +187,7 @@ class ThreadBackend(Backend):
 
     def submit(self, fn: JobFunction, job: Any, done: DoneCallback) -> None:
         assert self.pool is not None
-        self.pool.apply_async(
-            fn,
-            (job,),
-            callback=lambda outcome: done(outcome, None),
-            error_callback=lambda error: done(None, error),
-        )
+        _apply(self.pool, fn, job, done)
 
     def terminate(self) -> None:
         pool, self.pool = self.pool, None

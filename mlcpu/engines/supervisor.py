@@ -3,7 +3,7 @@
 Pools on their own do badly here (measured in ``docs/measured-facts.md``): a
 ``multiprocessing.Pool`` waits forever for a task whose worker was killed, and loky reports a
 dead worker without saying which task it was running. The supervisor adds three things to any
-pool (any ``Backend``, see ``_engine``):
+pool (any ``Backend``, see ``backend``):
 
 - each task writes a tiny *start marker* (pid, start time), so the parent knows which process
   runs which task;
@@ -19,10 +19,10 @@ pool (any ``Backend``, see ``_engine``):
     death watch ---- deaths ------------> deaths ---+--> _Run.wait (one loop, this thread)
          (both write a byte to the Wakeup pipe)      results first, then deaths, then breaks
 
-Fail fast by default: the first failure stops every worker and raises, carrying the results
-already finished. With ``keep_going`` a failure becomes an error record (its message from
-``_failures``) and the rest go on; a pool that breaks as a whole is restarted and the
-unfinished tasks are resubmitted.
+What a failure becomes is the ``FailurePolicy``'s to say (``failures``): fail fast stops every
+worker and raises, carrying the results already finished; keep going settles the task with an
+error record and the rest go on; a pool that breaks as a whole is restarted and the unfinished
+tasks are resubmitted.
 """
 
 from __future__ import annotations
@@ -39,24 +39,18 @@ from typing import Any
 
 from mlcpu._tempdirs import private_folder
 from mlcpu._worker import Failure, Outcome, execute, read_marker
-from mlcpu.errors import TaskError
-from mlcpu.strategies._deathwatch import DeathWatch, exit_code
-from mlcpu.strategies._engine import Backend, JobFunction
-from mlcpu.strategies._engine import DoneCallback as DoneCallback  # imported from here by callers
-from mlcpu.strategies._failures import (
+from mlcpu.engines.backend import Backend, JobFunction
+from mlcpu.engines.deathwatch import DeathWatch, exit_code
+from mlcpu.engines.failures import (
     BETWEEN_TASKS,
-    death_error,
+    FailurePolicy,
     failure_from_parent,
-    failure_result,
     gave_up_message,
     lost_worker_error,
     pool_stopped_error,
-    task_failed_error,
-    timeout_error,
-    unreported,
 )
-from mlcpu.strategies._wakeup import Wakeup
-from mlcpu.training import TaskResult
+from mlcpu.engines.wakeup import Wakeup
+from mlcpu.records import TaskResult
 
 # How long a broken pool's error may wait for the death that explains it (the death watch
 # may itself wait up to 1 s for the exit status, see ``exit_code``).
@@ -82,17 +76,15 @@ class Supervisor:
 
     def __init__(
         self,
-        strategy: str,
         backend: Backend,
-        *,
-        keep_going: bool,
-        task_timeout: float | None,
+        policy: FailurePolicy,
         emit: Callable[[TaskResult], TaskResult],
     ) -> None:
-        self.strategy = strategy
         self.backend = backend
-        self.keep_going = keep_going
-        self.task_timeout = task_timeout
+        self.policy = policy
+        self.strategy = policy.strategy
+        self.keep_going = policy.keep_going
+        self.task_timeout = policy.task_timeout
         self.emit = emit
 
     def run(self, jobs: Sequence[Any], fn: JobFunction = execute) -> list[TaskResult]:
@@ -310,31 +302,32 @@ class _Run:
         self.finished[flight.job.index] = self.owner.emit(record)
 
     def on_failure(self, flight: _Flight, failure: Failure) -> None:
-        if not self.owner.keep_going:
-            raise task_failed_error(self.owner.strategy, flight.job, failure, self.completed())
-        self.settle_failed(flight, failure_result(flight.job, failure))
+        self.settle_failed(flight, self.owner.policy.failed(flight.job, failure, self.completed()))
 
     def report_death(
         self, flight: _Flight, pid: int | None, exitcode: int | None, together: int = 1
     ) -> None:
-        owner, backend = self.owner, self.backend
-        error: TaskError
+        policy, backend = self.owner.policy, self.backend
         if flight.timed_out:
             stopped = (
                 f"; its worker (pid {pid}) was stopped"
                 if backend.can_stop_tasks
                 else "; a thread cannot be stopped, so it finishes in the background"
             )
-            timeout = owner.task_timeout or 0.0
-            error = timeout_error(owner.strategy, flight.job, timeout, stopped, self.completed())
-        else:
-            breaks = backend.breaks_on_worker_death
-            error = death_error(
-                owner.strategy, flight.job, pid, exitcode, together, breaks, self.completed()
+            record = policy.timed_out(
+                flight.job, stopped, self.completed(), started=flight.started, pid=pid
             )
-        if not owner.keep_going:
-            raise error
-        self.settle_failed(flight, unreported(flight.job, flight.started, pid, str(error)))
+        else:
+            record = policy.died(
+                flight.job,
+                self.completed(),
+                started=flight.started,
+                pid=pid,
+                exitcode=exitcode,
+                together=together,
+                breaks_pool=backend.breaks_on_worker_death,
+            )
+        self.settle_failed(flight, record)
 
     def on_pool_broken(self) -> None:
         """The whole pool broke (loky): the culprit was reported; resubmit the innocent.
@@ -357,9 +350,11 @@ class _Run:
         if self.unexplained_breaks > _MAX_UNEXPLAINED_BREAKS:
             message = gave_up_message(self.owner.strategy, self.unexplained_breaks)
             for flight in innocent:
-                self.settle_failed(
-                    flight, unreported(flight.job, flight.started, flight.pid, message)
+                job = flight.job
+                record = TaskResult.unreported(
+                    job.index, job.config, started=flight.started, pid=flight.pid, error=message
                 )
+                self.settle_failed(flight, record)
             innocent = []
         # Restarted even with nothing left to run: the next run must find a working pool.
         self.backend.restart()

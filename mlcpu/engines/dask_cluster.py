@@ -1,20 +1,20 @@
-"""The ``dask`` strategy: the same workload on Dask distributed, embedded or on a real cluster.
+"""The Dask engine: units on Dask distributed, an embedded ``LocalCluster`` or a real cluster.
 
 By default an embedded ``distributed.LocalCluster`` (one single-threaded worker process per
-usable core) is started in ``_start``, so its cost is measured as start-up. With a scheduler
+usable core) is started in ``start``, so its cost is measured as start-up. With a scheduler
 address (``--scheduler`` or ``$MLCPU_DASK_SCHEDULER``) mlcpu connects to an existing cluster
 instead and leaves it running afterwards. This module owns the cluster's lifetime and the data
-on it; one run's submissions and failures are ``mlcpu.strategies._dask_run``.
+on it; one run's submissions and failures are ``mlcpu.engines.dask_run``.
 
 - The dataset is scattered to every worker once (``broadcast=True``). To an external cluster it
   goes as a copy that pickles its arrays (a memory-mapped dataset pickles as a local folder
   path, meaningless on another host); the embedded cluster's workers run on this host and map
-  the one shared copy. Each task carries a configuration and a reference to the scattered
-  data, nothing more.
-- mlcpu keeps no more tasks in flight than the cluster has worker threads, largest forests
-  first. A free thread therefore always takes the largest remaining forest (greedy
-  longest-first, as a pool would), no worker holds a queued task that its death could take
-  along, and a task starts as soon as it is submitted.
+  the one shared copy. Each task carries a unit without its data and a reference to the
+  scattered data, nothing more.
+- mlcpu keeps no more tasks in flight than the cluster has worker threads, in the plan's order
+  (largest first). A free thread therefore always takes the next unit (greedy longest-first,
+  as a pool would), no worker holds a queued task that its death could take along, and a task
+  starts as soon as it is submitted.
 - Each forest trains with ``n_jobs=1`` inside its task (``mlcpu._worker.execute``) and no Dask
   joblib backend is ever activated, so scikit-learn's own joblib work never fans out into
   extra Dask tasks.
@@ -33,7 +33,7 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from types import FrameType
 from typing import Any
 
@@ -48,12 +48,11 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess witho
 from mlcpu._shared_data import in_memory
 from mlcpu._worker import warm_up
 from mlcpu.data import Dataset
+from mlcpu.engines.base import Engine, JobFunction, Settle
+from mlcpu.engines.dask_address import configured_scheduler
+from mlcpu.engines.dask_run import DaskRun
+from mlcpu.engines.failures import FailurePolicy
 from mlcpu.errors import InputError, TaskError
-from mlcpu.strategies._dask_run import DaskRun
-from mlcpu.strategies.base import Strategy
-from mlcpu.strategies.dask_address import configured_scheduler
-from mlcpu.training import TaskResult
-from mlcpu.workload import Workload
 
 ALLOWED_FAILURES = 0
 CONNECT_TIMEOUT_S = 10.0
@@ -98,23 +97,13 @@ def _signals_deferred() -> Iterator[None]:
             signal.raise_signal(caught[0])
 
 
-class DaskStrategy(Strategy):
-    name = "dask"
-    summary = (
-        "Dask distributed: an embedded LocalCluster of single-threaded worker processes, or "
-        "an existing cluster with --scheduler; the dataset is scattered to the workers once"
-    )
+class DaskEngine(Engine):
+    """Units on a Dask cluster, as many in flight as it has worker threads."""
+
     uses_processes = True
 
-    def __init__(
-        self,
-        workers: int | None = None,
-        *,
-        scheduler: str | None = None,
-        task_timeout: float | None = None,
-        keep_going: bool = False,
-    ) -> None:
-        super().__init__(workers, task_timeout=task_timeout, keep_going=keep_going)
+    def __init__(self, workers: int, policy: FailurePolicy, scheduler: str | None = None) -> None:
+        super().__init__(workers, policy)
         self.scheduler = configured_scheduler(scheduler)
         self.allowed_failures: int | None = ALLOWED_FAILURES if self.embedded else None
         self.threads = self.workers
@@ -127,10 +116,6 @@ class DaskStrategy(Strategy):
     def embedded(self) -> bool:
         return self.scheduler is None
 
-    @property
-    def label(self) -> str:
-        return self.name if self.embedded else f"{self.name} ({self.scheduler})"
-
     def describe(self) -> dict[str, Any]:
         return {
             "cluster": "embedded" if self.embedded else "external",
@@ -139,13 +124,15 @@ class DaskStrategy(Strategy):
             "allowed_failures": self.allowed_failures,
         }
 
-    def result_extra(self) -> dict[str, Any]:
-        return {"scatter_s": self._scatter_s}
+    @property
+    def scatter_s(self) -> float:
+        """Seconds the last run spent sending the dataset to the cluster."""
+        return self._scatter_s
 
     @property
     def client(self) -> Any:
         if self._client is None:
-            raise RuntimeError("the dask strategy is not started")
+            raise RuntimeError("the dask engine is not started")
         return self._client
 
     # -- the cluster's lifetime ---------------------------------------------------------------
@@ -211,11 +198,14 @@ class DaskStrategy(Strategy):
             cluster.close()
 
     # -- running ------------------------------------------------------------------------------
-    def _run(self, workload: Workload, *, keep_estimators: bool) -> list[TaskResult]:
+    def run(self, units: Sequence[Any], fn: JobFunction, settle: Settle) -> None:
         if self._client is None:  # a previous failure closed the embedded cluster
             self._start()
         self._scatter_s = 0.0
-        return DaskRun(self, workload, keep_estimators).loop()
+        DaskRun(self, units, fn, settle).loop()
+
+    def call(self, fn: Callable[[], Any]) -> Any:
+        return self.client.submit(fn, pure=False).result()
 
     def scattered(self, dataset: Dataset) -> Any:
         """The dataset on the cluster, scattered once and reused while its data is there."""
@@ -245,8 +235,9 @@ class DaskStrategy(Strategy):
                 return int(threads)
             if time.monotonic() > deadline:
                 raise TaskError(
-                    f"{self.name}: the cluster has had no workers for {NO_WORKERS_TIMEOUT_S:g} s",
-                    strategy=self.name,
+                    f"{self.strategy}: the cluster has had no workers for "
+                    f"{NO_WORKERS_TIMEOUT_S:g} s",
+                    strategy=self.strategy,
                 )
             time.sleep(_POLL_S)
 

@@ -57,7 +57,7 @@ class Piece:
 
 
 @dataclass(frozen=True)
-class Plan:
+class Schedule:
     pieces: tuple[Piece, ...]  # in submission order: largest first
     size: int  # the piece size the plan was cut with
     style: str  # "fixed" (size, size, ..., remainder) or "even" (near-equal pieces)
@@ -133,7 +133,7 @@ def finish_time(
 
 def plan(
     ranges: Sequence[tuple[int, int]], totals: Sequence[int], workers: int, costs: Costs
-) -> Plan:
+) -> Schedule:
     """The fastest predicted way to cut ``ranges`` (per configuration, trees still to train).
 
     ``totals`` are the configurations' full forest sizes. The choice depends only on the cost
@@ -162,7 +162,7 @@ def _plan(
     piece_step: int | None,
     score_step: int | None,
     transfer_step: int | None,
-) -> Plan:
+) -> Schedule:
     """``plan`` in units of one tree's cost."""
     costs = Costs(
         per_tree_s=1.0,
@@ -179,7 +179,7 @@ def _plan(
     sizes = {largest}
     sizes.update(math.ceil(span / k) for span in spans if span for k in range(1, 4 * workers + 1))
     sizes.update(math.ceil(total / (j * workers)) for j in range(1, MAX_PIECES_PER_WORKER + 1))
-    candidates: list[Plan] = []
+    candidates: list[Schedule] = []
     for size in sorted(s for s in sizes if floor <= s <= largest):
         for style in ("fixed", "even"):
             pieces = [
@@ -191,7 +191,7 @@ def _plan(
             for by in ("piece", "forest"):
                 ordered = tuple(order(pieces, totals, by))
                 predicted = finish_time(ordered, workers, costs, totals)
-                candidates.append(Plan(ordered, size, style, predicted, by))
+                candidates.append(Schedule(ordered, size, style, predicted, by))
     # Each forest cut into k pieces per worker, largest forest first: every forest is spread
     # over all workers, so each completes early and is scored while the rest still trains.
     for k in range(1, MAX_PIECES_PER_WORKER + 1):
@@ -206,7 +206,9 @@ def _plan(
         by_forest = tuple(order(pieces, totals, "forest"))
         predicted = finish_time(by_forest, workers, costs, totals)
         size = max(p.trees for p in pieces)
-        candidates.append(Plan(by_forest, size, f"{k * workers} per forest", predicted, "forest"))
+        candidates.append(
+            Schedule(by_forest, size, f"{k * workers} per forest", predicted, "forest")
+        )
     best = min(c.finish for c in candidates)
     return min(
         (c for c in candidates if c.finish <= best * (1 + TIE)),
