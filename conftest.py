@@ -22,7 +22,7 @@ PROFILE_NAMES = ("quick", "full")
 def pytest_configure(config: pytest.Config) -> None:
     """Before pytest-benchmark loads the baseline to compare with: stop if it is unreadable."""
     if config.pluginmanager.hasplugin("benchmark"):
-        from mlcpu import baselines
+        from mlcpu.comparing import baselines
 
         baselines.check_comparison(config)
 
@@ -30,7 +30,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_sessionstart(session: pytest.Session) -> None:
     """pytest-benchmark's session exists now: its saves become atomic (on it alone)."""
     if session.config.pluginmanager.hasplugin("benchmark"):
-        from mlcpu import baselines
+        from mlcpu.comparing import baselines
 
         baselines.protect(session.config)
 
@@ -100,7 +100,7 @@ def bench_suite(
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
-    from mlcpu.machine import benchmark_facts
+    from mlcpu.host.machine import benchmark_facts
 
     machine_info.update(benchmark_facts())
 
@@ -122,6 +122,6 @@ def pytest_benchmark_group_stats(config: pytest.Config, benchmarks: Any, group_b
     """
     from pytest_benchmark.plugin import pytest_benchmark_group_stats as grouped
 
-    from mlcpu.compare import natural_key
+    from mlcpu.comparing.compare import natural_key
 
     return sorted(grouped(config, benchmarks, group_by), key=lambda pair: natural_key(pair[0]))

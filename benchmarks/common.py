@@ -15,14 +15,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlcpu import schemas
 from mlcpu import strategies as registry
-from mlcpu._shared_data import SharedDataset
-from mlcpu.data import Dataset, load_dataset
+from mlcpu.data.datasets import Dataset, load_dataset
+from mlcpu.data.shared import SharedDataset
 from mlcpu.gate import catalogue
+from mlcpu.records import schemas
+from mlcpu.records.config import make_configs
+from mlcpu.records.task import TaskResult
 from mlcpu.strategies.base import Strategy
-from mlcpu.training import TaskResult
-from mlcpu.workload import Workload, make_configs
+from mlcpu.training.workload import Workload
 
 # One definition of what the suite measures, shared with ``mlcpu gate`` (which names its
 # benchmarks as this suite does, so their saved files line up).

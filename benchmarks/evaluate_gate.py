@@ -5,7 +5,7 @@ Not a test (pytest does not collect it); it takes hours of machine time at the d
     python benchmarks/evaluate_gate.py --runs 10 --neighbour ../shared/tools/noisy-neighbour.py
 
 It exports the committed project (``git archive HEAD``) into a base tree, an identical copy, and
-copies made slower by a real code change: after every forest fit in ``mlcpu/training.py`` the
+copies made slower by a real code change: after every forest fit in ``mlcpu/training/fit.py`` the
 slowed copy also fits a throwaway forest with 10% (or 5%) as many trees on the same data -- the
 same CPU work per tree, the same model and accuracy, as a library upgrade that made fitting
 slower would. Each gate run holds the CPU lock (``flock``), so only one measurement of ours runs
@@ -61,7 +61,7 @@ def export_tree(folder: Path, slowdown: float | None) -> Path:
 
 
 def slow(tree: Path, fraction: float) -> None:
-    training = tree / "mlcpu" / "training.py"
+    training = tree / "mlcpu" / "training" / "fit.py"
     text = training.read_text(encoding="utf-8")
     if text.count(FIT_LINE) != 1:
         raise SystemExit(f"cannot find the one fit line to slow down in {training}")

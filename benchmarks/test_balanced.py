@@ -23,9 +23,10 @@ import pytest
 
 import mlcpu.strategies as registry
 from mlcpu import ceiling
-from mlcpu._shared_data import SharedDataset
-from mlcpu.data import load_dataset
-from mlcpu.workload import Workload, make_configs
+from mlcpu.data.datasets import load_dataset
+from mlcpu.data.shared import SharedDataset
+from mlcpu.records.config import make_configs
+from mlcpu.training.workload import Workload
 
 WORKERS = 2
 ESTIMATORS = (10, 50, 100, 200)

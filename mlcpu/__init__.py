@@ -7,7 +7,7 @@ Typical use::
     results = run(Workload(load_dataset("iris"), make_configs([10, 50, 100, 200]), seed=0))
 
 Names are imported on first use, so a worker process that needs only a small helper module
-(``mlcpu._process_guard``) does not pay for importing scikit-learn first.
+(``mlcpu.host.process_guard``) does not pay for importing scikit-learn first.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from mlcpu._version import __version__
 
 _EXPORTS = {
-    "Dataset": "mlcpu.data",
-    "load_dataset": "mlcpu.data",
+    "Dataset": "mlcpu.data.datasets",
+    "load_dataset": "mlcpu.data.datasets",
     "InputError": "mlcpu.errors",
     "MissingExtraError": "mlcpu.errors",
     "MlcpuError": "mlcpu.errors",
@@ -27,21 +27,21 @@ _EXPORTS = {
     "TaskFailedError": "mlcpu.errors",
     "TaskTimeoutError": "mlcpu.errors",
     "WorkerDiedError": "mlcpu.errors",
-    "RunResults": "mlcpu.results",
-    "StrategyResult": "mlcpu.results",
+    "RunResults": "mlcpu.records.results",
+    "StrategyResult": "mlcpu.records.results",
     "RunListener": "mlcpu.runner",
     "Runner": "mlcpu.runner",
     "run": "mlcpu.runner",
     "Strategy": "mlcpu.strategies",
     "create_strategy": "mlcpu.strategies:create",
     "strategy_names": "mlcpu.strategies:names",
-    "TaskResult": "mlcpu.records",
-    "Timed": "mlcpu.records",
-    "timer": "mlcpu.records",
-    "train_task": "mlcpu.training",
-    "TaskConfig": "mlcpu.workload",
-    "Workload": "mlcpu.workload",
-    "make_configs": "mlcpu.workload",
+    "TaskResult": "mlcpu.records.task",
+    "Timed": "mlcpu.records.task",
+    "timer": "mlcpu.records.task",
+    "train_task": "mlcpu.training.fit",
+    "TaskConfig": "mlcpu.records.config",
+    "Workload": "mlcpu.training.workload",
+    "make_configs": "mlcpu.records.config",
 }
 
 __all__ = [
@@ -88,7 +88,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from mlcpu.data import Dataset, load_dataset
+    from mlcpu.data.datasets import Dataset, load_dataset
     from mlcpu.errors import (
         InputError,
         MissingExtraError,
@@ -98,11 +98,12 @@ if TYPE_CHECKING:
         TaskTimeoutError,
         WorkerDiedError,
     )
-    from mlcpu.records import TaskResult, Timed, timer
-    from mlcpu.results import RunResults, StrategyResult
+    from mlcpu.records.config import TaskConfig, make_configs
+    from mlcpu.records.results import RunResults, StrategyResult
+    from mlcpu.records.task import TaskResult, Timed, timer
     from mlcpu.runner import RunListener, Runner, run
     from mlcpu.strategies import Strategy
     from mlcpu.strategies import create as create_strategy
     from mlcpu.strategies import names as strategy_names
-    from mlcpu.training import train_task
-    from mlcpu.workload import TaskConfig, Workload, make_configs
+    from mlcpu.training.fit import train_task
+    from mlcpu.training.workload import Workload

@@ -9,8 +9,8 @@ a barrier), in rounds. A round is one pair, alone and together adjacent in time 
 alternates), so a slow spell on the machine slows both halves of a pair and cancels in its ratio
 ``workers * alone / together``: the speedup a perfectly balanced strategy with no overhead would
 reach. The ceiling is the Hodges-Lehmann estimate of the rounds' ratios with the Wilcoxon
-signed-rank interval of ``mlcpu.ratios``; rounds go on until that interval is within ±3% of the
-estimate or a time bound is reached (``StoppingRule``).
+signed-rank interval of ``mlcpu.comparing.ratios``; rounds go on until that interval is within
+±3% of the estimate or a time bound is reached (``StoppingRule``).
 
 It uses its own short-lived fork pool (milliseconds to start), before any strategy starts.
 """
@@ -22,12 +22,14 @@ import os
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlcpu import models
-from mlcpu.workload import TaskConfig, Workload
+from mlcpu.records import models
+from mlcpu.records.ceiling import Ceiling, skipped
+from mlcpu.records.config import TaskConfig
+from mlcpu.training.workload import Workload
 
 TARGET_S = 0.06  # how long one unit should take alone: long enough to time, short to pay
 MAX_TREES = 500
@@ -39,8 +41,8 @@ UNIT_TIMEOUT_S = 120.0
 class StoppingRule:
     """When to stop measuring rounds: once the interval is within ``precision`` of the estimate,
     or before a round would end past ``time_bound_s`` (from the start of ``measure``), or after
-    ``max_rounds``; never before ``min_rounds`` nor before ``mlcpu.ratios`` can give an interval
-    at this ``alpha`` (6 rounds at 95%).
+    ``max_rounds``; never before ``min_rounds`` nor before ``mlcpu.comparing.ratios`` can give an
+    interval at this ``alpha`` (6 rounds at 95%).
 
     The defaults come from runs on a 2-core machine shared with other work (load average ~6):
     a round's ratio scattered about as much for units of 0.04 s as of 0.12 s (sd of the log ratio
@@ -63,7 +65,9 @@ class StoppingRule:
         ``spent_s`` is the time since measuring began, ``round_s`` how long a round takes (the
         last one), so the bound is kept rather than overrun by a round.
         """
-        from mlcpu import ratios  # numpy and scipy only when measuring, not to read results
+        from mlcpu.comparing import (
+            ratios,  # numpy and scipy only when measuring, not to read results
+        )
 
         if len(log_ratios) < max(self.min_rounds, ratios.fewest_rounds(self.alpha)):
             return None
@@ -84,61 +88,6 @@ def within(low: float, high: float, estimate: float, precision: float) -> bool:
     return estimate * (1 - precision) <= low and high <= estimate * (1 + precision)
 
 
-@dataclass
-class Ceiling:
-    """The measured ceiling, or why there is none (``ratio`` None and ``skipped`` set).
-
-    ``low``/``high`` bound ``ratio`` at confidence ``level``; records written before the ceiling
-    had an interval load with them None.
-    """
-
-    ratio: float | None
-    workers: int
-    unit: str | None = None
-    trees: int | None = None
-    alone_s: list[float] = field(default_factory=list)
-    together_s: list[float] = field(default_factory=list)
-    seconds: float = 0.0
-    method: str = (
-        "one unit of training (the workload's largest configuration, fewer trees) alone on "
-        "one worker and on every worker at once, in adjacent pairs (order alternating); "
-        "ratio = Hodges-Lehmann estimate of the pairs' workers * alone / together, with its "
-        "Wilcoxon signed-rank interval"
-    )
-    skipped: str | None = None
-    low: float | None = None
-    high: float | None = None
-    level: float | None = None
-    rounds: int | None = None
-    stopped: str | None = None  # why measuring stopped: interval narrow enough, or a bound
-
-    def for_workers(self, workers: int) -> float | None:
-        """The ceiling for a strategy with ``workers`` workers (one worker: 1 by definition)."""
-        if workers == 1:
-            return 1.0
-        return self.ratio if workers == self.workers else None
-
-    def interval_for(self, workers: int) -> tuple[float, float] | None:
-        """(low, high) of the ceiling for ``workers`` workers; None if it has no interval."""
-        if workers == 1:
-            return 1.0, 1.0
-        if workers != self.workers or self.low is None or self.high is None:
-            return None
-        return self.low, self.high
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, record: dict[str, Any]) -> Ceiling:
-        known = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in record.items() if k in known})
-
-
-def skipped(reason: str, workers: int = 1) -> Ceiling:
-    return Ceiling(ratio=None, workers=workers, skipped=reason)
-
-
 def measure(
     workload: Workload,
     workers: int,
@@ -153,7 +102,7 @@ def measure(
         return Ceiling(ratio=1.0, workers=workers, skipped="one worker: the ceiling is 1")
     if not models.is_builtin(config.model):
         return skipped(f"custom model {config.model!r} is not run outside its tasks", workers)
-    from mlcpu import ratios
+    from mlcpu.comparing import ratios
     from mlcpu.engines.supervised import shared  # pools only when measuring, not to read results
 
     try:

@@ -5,7 +5,7 @@ exit code 2. ``TaskError`` and its subclasses mean a training task failed while 
 code 1. Every message names what was wrong and what is allowed.
 
 A leaf module: every other mlcpu module may import it, so it imports none of them (the records
-in ``TaskError.completed`` are ``mlcpu.records.TaskResult``, typed here as ``Any``).
+in ``TaskError.completed`` are ``mlcpu.records.task.TaskResult``, typed here as ``Any``).
 """
 
 from __future__ import annotations

@@ -13,14 +13,14 @@ from typing import Any
 
 from mlcpu import ceiling as ceilings
 from mlcpu import strategies as registry
-from mlcpu._shared_data import SharedDataset
-from mlcpu.ceiling import Ceiling
+from mlcpu.data.shared import SharedDataset
 from mlcpu.errors import InputError, TaskError
-from mlcpu.machine import machine_info
-from mlcpu.results import BASELINE, RunResults, StrategyResult
+from mlcpu.host.machine import machine_info
+from mlcpu.records.ceiling import Ceiling
+from mlcpu.records.results import BASELINE, RunResults, StrategyResult
+from mlcpu.records.task import TaskResult, timer
 from mlcpu.strategies.base import Strategy
-from mlcpu.training import TaskResult, timer
-from mlcpu.workload import Workload, validate
+from mlcpu.training.workload import Workload, validate
 
 
 class RunListener:

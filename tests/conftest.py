@@ -11,8 +11,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from mlcpu.data import load_dataset
-from mlcpu.workload import Workload, make_configs
+from mlcpu.data.datasets import load_dataset
+from mlcpu.records.config import make_configs
+from mlcpu.training.workload import Workload
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent

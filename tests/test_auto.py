@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 import mlcpu.strategies as registry
+from mlcpu.records.config import make_configs
 from mlcpu.runner import Runner
-from mlcpu.workload import Workload, make_configs
+from mlcpu.training.workload import Workload
 from tests.conftest import FAULTY, worker_children
 
 

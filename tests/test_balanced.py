@@ -8,7 +8,8 @@ import pytest
 import mlcpu.strategies as registry
 from mlcpu.errors import InputError
 from mlcpu.plans.schedule import Costs, cut, finish_time, plan
-from mlcpu.workload import TaskConfig, Workload, make_configs
+from mlcpu.records.config import TaskConfig, make_configs
+from mlcpu.training.workload import Workload
 from tests.conftest import FAULTY, worker_children
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlcpu import baselines
+from mlcpu.comparing import baselines
 
 
 def test_the_fix_is_on_this_sessions_objects_only(pytestconfig: pytest.Config):

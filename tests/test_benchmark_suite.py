@@ -211,7 +211,7 @@ def test_baselines_are_saved_atomically(tmp_path, monkeypatch):
 
     from pytest_benchmark.storage.file import FileStorage
 
-    from mlcpu import baselines
+    from mlcpu.comparing import baselines
 
     store = FileStorage(tmp_path, logger=logging.getLogger("test"), default_machine_id="m")
     baselines.protect_storage(store)

@@ -8,9 +8,13 @@ import re
 import pytest
 from rich.console import Console
 
-from mlcpu import ceiling, console, ratios, results
+from mlcpu import ceiling
+from mlcpu.comparing import ratios
+from mlcpu.records import results
+from mlcpu.records.config import make_configs
+from mlcpu.reporting import console
 from mlcpu.runner import Runner
-from mlcpu.workload import Workload, make_configs
+from mlcpu.training.workload import Workload
 from tests.conftest import FAULTY, run_cli, worker_children
 
 FAST = ceiling.StoppingRule(time_bound_s=1.0)

@@ -10,6 +10,7 @@ import pytest
 
 import mlcpu.strategies as registry
 from mlcpu.cli import main
+from mlcpu.commands import COMMANDS
 from tests.conftest import run_cli
 
 TASK_LINE = re.compile(
@@ -170,3 +171,12 @@ def test_no_command_prints_help_and_exit_2(capsys):
 def test_help_exits_0(capsys):
     assert main(["run", "--help"]) == 0
     assert "--estimators" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", [m.__name__.rpartition(".")[2] for m in COMMANDS])
+def test_every_command_prints_its_help(command, capsys):
+    """Help text is formatted by argparse with %-substitution: a bare percent sign crashed it."""
+    assert main([command, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: mlcpu")
+    assert f" {command} " in out.splitlines()[0]

@@ -293,7 +293,7 @@ def test_sigterm_and_sigint_stop_the_run(signal, code, wait_for):
 bench_only = pytest.mark.skipif(not BENCH_IMAGE, reason="set MLCPU_BENCH_IMAGE (the bench target)")
 
 SAMPLE_BENCHMARK = """
-from mlcpu.data import load_dataset
+from mlcpu.data.datasets import load_dataset
 
 
 def test_load_iris(benchmark):

@@ -25,11 +25,12 @@ import pytest
 from dask.utils import parse_bytes
 
 import mlcpu.strategies as registry
-from mlcpu._shared_data import SharedDataset
-from mlcpu.data import load_dataset
+from mlcpu.data.datasets import load_dataset
+from mlcpu.data.shared import SharedDataset
 from mlcpu.engines.dask_address import SCHEDULER_ENV, configured_scheduler, scheduler_address
 from mlcpu.errors import InputError
-from mlcpu.workload import Workload, make_configs
+from mlcpu.records.config import make_configs
+from mlcpu.training.workload import Workload
 from tests.conftest import FAULTY, ROOT, cli_env, run_cli, worker_children
 from tests.test_faults import _alive
 

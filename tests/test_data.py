@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlcpu.data import DATASET_NAMES, load_dataset
+from mlcpu.data.datasets import DATASET_NAMES, load_dataset
 from mlcpu.errors import InputError
 
 

@@ -206,7 +206,8 @@ def test_workers_die_with_a_sigkilled_parent(strategy):
 def test_timed_out_worker_is_not_left_running(strategy, iris):
     from mlcpu import strategies
     from mlcpu.errors import TaskTimeoutError
-    from mlcpu.workload import Workload, make_configs
+    from mlcpu.records.config import make_configs
+    from mlcpu.training.workload import Workload
 
     workload = Workload(iris, make_configs([10, 100], model=FAULTY + "hang"), 0)
     with strategies.create(strategy, workers=2, task_timeout=1.0) as running:

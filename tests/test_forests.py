@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlcpu import forests
 from mlcpu.errors import InputError
-from mlcpu.workload import TaskConfig
+from mlcpu.records.config import TaskConfig
+from mlcpu.training import forests
 
 
 @pytest.mark.parametrize("model", ["random_forest", "extra_trees"])

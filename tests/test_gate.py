@@ -39,7 +39,7 @@ def trees(tmp_path_factory):
     root = tmp_path_factory.mktemp("trees")
     made = {name: make_tree(root / name) for name in ("base", "same", "slow", "shallow")}
     slow(made["slow"], 1.0)
-    training = made["shallow"] / "mlcpu" / "training.py"
+    training = made["shallow"] / "mlcpu" / "training" / "fit.py"
     text = training.read_text()
     assert text.count(BUILD_LINE) == 1
     training.write_text(
@@ -297,7 +297,7 @@ def test_options_that_do_not_fit_are_refused_before_any_side_starts(trees, optio
 
 @pytest.mark.parametrize(("benchmarks", "max_rounds"), [(1, 109), (5, 40), (28, 51), (28, 6)])
 def test_looks_are_only_where_a_decision_is_possible(benchmarks, max_rounds):
-    from mlcpu import ratios
+    from mlcpu.comparing import ratios
     from mlcpu.gate.session import plan_looks
 
     looks, alpha = plan_looks(0.05, benchmarks, max_rounds)

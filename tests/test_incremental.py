@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import mlcpu.strategies as registry
-from mlcpu.data import load_dataset
+from mlcpu.data.datasets import load_dataset
 from mlcpu.engines.failures import failure_result
 from mlcpu.errors import InputError, TaskFailedError
 from mlcpu.plans.prefixes import (
@@ -17,7 +17,8 @@ from mlcpu.plans.prefixes import (
     execute_prefix_chunk,
     plan_sweep,
 )
-from mlcpu.workload import TaskConfig, Workload, make_configs
+from mlcpu.records.config import TaskConfig, make_configs
+from mlcpu.training.workload import Workload
 from tests.conftest import FAULTY, run_cli, worker_children
 
 SIZES = [25, 3, 10, 40]

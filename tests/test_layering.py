@@ -1,4 +1,4 @@
-"""The package's shape: no import cycle among mlcpu's own modules, no module over 400 lines.
+"""The package's shape: layers that import downwards only, no import cycle, no long module.
 
 Every import counts, wherever it is written: at module level, inside a function, or under
 ``if TYPE_CHECKING:``. A cycle hidden in a function is still two modules that cannot be read,
@@ -17,6 +17,32 @@ MAX_LINES = 400
 # new long module fails the tests below.
 ALLOWED_CYCLES: set[frozenset[str]] = set()
 ALLOWED_LONG_MODULES: set[str] = set()
+
+
+# What each part of mlcpu may import from the others (its own modules always). The flow of a run
+# reads down the table: records and host at the bottom, then data, training, plans and engines,
+# strategies, the runner and its ceiling, and on top what reads results (comparing, reporting,
+# gate) and the commands. The commands, the CLI and the package's front door may import anything.
+MAY_IMPORT: dict[str, set[str]] = {
+    "records": {"errors", "_version"},
+    "host": {"errors", "_version"},
+    "data": {"errors", "host", "records"},
+    "training": {"errors", "data", "records"},
+    "plans": {"errors", "data", "records", "training"},
+    "engines": {"errors", "data", "host", "records", "training"},
+    "strategies": {"errors", "data", "engines", "host", "plans", "records", "training"},
+    "ceiling": {"comparing", "engines", "errors", "records", "training"},
+    "runner": {"ceiling", "data", "errors", "host", "records", "strategies", "training"},
+    "comparing": {"errors", "records", "_version"},
+    "reporting": {"_version", "comparing", "errors", "records", "runner", "strategies"},
+    "gate": {"_version", "comparing", "errors", "host", "mlcpu", "records"},
+}
+
+
+def part(module: str) -> str:
+    """The part of mlcpu a module belongs to: its subpackage, or itself at the top level."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "mlcpu"
 
 
 def modules() -> dict[str, Path]:
@@ -104,8 +130,8 @@ def _shortest_cycle(graph: dict[str, set[str]], group: set[str]) -> list[str]:
 
 def test_the_graph_sees_imports_everywhere_in_a_file():
     graph = import_graph()
-    assert "mlcpu.errors" in graph["mlcpu.records"] | graph["mlcpu.workload"]
-    assert "mlcpu.csv_data" in graph["mlcpu.data"]  # imported inside load_dataset
+    assert "mlcpu.errors" in graph["mlcpu.records.task"] | graph["mlcpu.training.workload"]
+    assert "mlcpu.data.csv_files" in graph["mlcpu.data.datasets"]  # imported inside load_dataset
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c", "a"]]
 
 
@@ -123,3 +149,22 @@ def test_no_module_is_longer_than_400_lines():
     assert not long, f"modules over {MAX_LINES} lines: {long}"
     fixed = {m for m in ALLOWED_LONG_MODULES if lengths.get(m, 0) <= MAX_LINES}
     assert not fixed, f"remove from ALLOWED_LONG_MODULES, now short enough: {sorted(fixed)}"
+
+
+def against_layers(graph: dict[str, set[str]]) -> list[str]:
+    return sorted(
+        f"{module} imports {target}"
+        for module, targets in graph.items()
+        if part(module) in MAY_IMPORT
+        for target in targets
+        if part(target) != part(module) and part(target) not in MAY_IMPORT[part(module)]
+    )
+
+
+def test_every_part_imports_only_the_layers_below_it():
+    wrong = against_layers(import_graph())
+    assert not wrong, "imports against the layers:\n" + "\n".join(wrong)
+    # The check itself: a plan that reached for an engine would be caught.
+    assert against_layers({"mlcpu.plans.whole": {"mlcpu.engines.base", "mlcpu.records.task"}}) == [
+        "mlcpu.plans.whole imports mlcpu.engines.base"
+    ]

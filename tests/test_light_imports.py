@@ -19,7 +19,7 @@ from tests.sweeps import assemble
 # scikit-learn, then the engines: loky (joblib's processes), Dask, mlcpu's pools.
 HEAVY = ("sklearn", "loky", "distributed", "mlcpu.engines.supervised", "mlcpu.engines.pools")
 # what runs training: reading a saved result needs none of it
-RUNNING = ("mlcpu.runner", "mlcpu.strategies.base", "mlcpu.training")
+RUNNING = ("mlcpu.runner", "mlcpu.strategies.base", "mlcpu.training.fit")
 
 PROBE = """
 import json, sys

@@ -1,5 +1,5 @@
-"""mlcpu.ratios: the signed-rank distribution, the Hodges-Lehmann interval's coverage, and the
-regression gate's error rates, checked against enumeration, tables and simulation."""
+"""mlcpu.comparing.ratios: the signed-rank distribution, the Hodges-Lehmann interval's coverage,
+and the regression gate's error rates, checked against enumeration, tables and simulation."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from scipy.stats import binom, norm
 
-from mlcpu import ratios
-from mlcpu.ratios import (
+from mlcpu.comparing import ratios
+from mlcpu.comparing.ratios import (
     LOOKS,
     RatioInterval,
     family_alpha,

@@ -24,14 +24,15 @@ from typing import Any
 
 import pytest
 
-from mlcpu import console
-from mlcpu.ceiling import Ceiling
 from mlcpu.cli import main
-from mlcpu.data import load_dataset
-from mlcpu.results import RunResults, StrategyResult
+from mlcpu.data.datasets import load_dataset
+from mlcpu.records.ceiling import Ceiling
+from mlcpu.records.config import make_configs
+from mlcpu.records.results import RunResults, StrategyResult
+from mlcpu.reporting import console
 from mlcpu.runner import Runner
 from mlcpu.strategies.pools import MultiprocessingStrategy, ThreadsStrategy
-from mlcpu.workload import Workload, make_configs
+from mlcpu.training.workload import Workload
 from tests import sweeps
 from tests.conftest import ROOT, run_cli
 

@@ -8,12 +8,13 @@ import time
 
 import pytest
 
-from mlcpu import atomic, results
 from mlcpu.errors import InputError
-from mlcpu.results import RunResults, StrategyResult
+from mlcpu.records import atomic, results
+from mlcpu.records.config import TaskConfig
+from mlcpu.records.results import RunResults, StrategyResult
+from mlcpu.records.task import timer
 from mlcpu.runner import Runner
-from mlcpu.training import current_cpu, timer, train_task
-from mlcpu.workload import TaskConfig
+from mlcpu.training.fit import current_cpu, train_task
 
 
 def test_timer_returns_value_and_wall_seconds():

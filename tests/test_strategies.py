@@ -7,10 +7,11 @@ import pickle
 import pytest
 
 import mlcpu.strategies as registry
-from mlcpu._worker import Job
 from mlcpu.errors import InputError, TaskFailedError
+from mlcpu.records.config import make_configs
 from mlcpu.strategies.pools import START_METHODS, shared
-from mlcpu.workload import Workload, make_configs
+from mlcpu.training.units import Job
+from mlcpu.training.workload import Workload
 from tests.conftest import FAULTY, worker_children
 
 
@@ -104,6 +105,20 @@ def test_on_result_sees_every_task_as_it_finishes(strategy, iris_workload):
     seen = []
     results = strategy.run(iris_workload, on_result=seen.append)
     assert sorted(r.n_estimators for r in seen) == sorted(r.n_estimators for r in results)
+
+
+def test_a_strategy_is_a_plan_on_an_engine_that_says_what_it_is(strategy):
+    """What the runner and the fault tests read from the class is what its engine really is."""
+    engine = strategy.engine
+    assert type(strategy).uses_processes == engine.uses_processes
+    assert type(strategy).supervised == engine.supervised
+    assert strategy.workers == engine.workers
+    assert engine.policy is strategy.policy  # one failure policy, shared
+    strategy.keep_going = not strategy.keep_going
+    try:
+        assert engine.policy.keep_going == strategy.keep_going
+    finally:
+        strategy.keep_going = not strategy.keep_going
 
 
 def test_unknown_strategy_lists_the_valid_ones():

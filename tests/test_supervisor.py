@@ -16,14 +16,14 @@ from typing import Any
 
 import pytest
 
-from mlcpu._shared_data import SharedDataset
-from mlcpu._worker import Job
+from mlcpu.data.shared import SharedDataset
 from mlcpu.engines.backend import DoneCallback, JobFunction
 from mlcpu.engines.failures import FailurePolicy
 from mlcpu.engines.pools import LokyBackend, PoolBackend
 from mlcpu.engines.supervisor import Supervisor
-from mlcpu.training import TaskResult
-from mlcpu.workload import make_configs
+from mlcpu.records.config import make_configs
+from mlcpu.records.task import TaskResult
+from mlcpu.training.units import Job
 from tests.conftest import FAULTY
 
 # Later than the supervisor's handling of the first error (it is then restarting the pool),

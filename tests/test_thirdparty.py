@@ -1,4 +1,4 @@
-"""Every private part of another library that mlcpu reads (``mlcpu._thirdparty``), pinned
+"""Every private part of another library that mlcpu reads (``mlcpu.host.thirdparty``), pinned
 against the installed versions: if an upgrade removes one, these fail, not a run that hangs."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from joblib.externals import loky
 
-from mlcpu import _thirdparty
-from mlcpu._thirdparty import InternalsChanged
+from mlcpu.host import thirdparty as _thirdparty
+from mlcpu.host.thirdparty import InternalsChanged
 
 
 def _square(x: int) -> int:

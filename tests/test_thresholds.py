@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from mlcpu.compare import natural_key
-from mlcpu.thresholds import matches, parse_accuracy, parse_percent, parse_rules
+from mlcpu.comparing.compare import natural_key
+from mlcpu.comparing.thresholds import matches, parse_accuracy, parse_percent, parse_rules
 
 
 @pytest.mark.parametrize(("text", "value"), [("10%", 0.10), (" 2.5 % ", 0.025), ("0%", 0.0)])

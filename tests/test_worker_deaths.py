@@ -25,7 +25,8 @@ import pytest
 
 from mlcpu import strategies
 from mlcpu.errors import WorkerDiedError
-from mlcpu.workload import Workload, make_configs
+from mlcpu.records.config import make_configs
+from mlcpu.training.workload import Workload
 from tests.conftest import FAULTY, INTERPRETER_HELPERS, ROOT, cli_env, worker_children
 from tests.test_faults import PROCESS_STRATEGIES, _alive
 
@@ -93,7 +94,7 @@ def test_worker_killed_while_the_pool_starts(strategy):
 
 
 def slow_warm_up(marker_dir: str, workers: int) -> int:
-    """Stands in for ``mlcpu._worker.warm_up`` (by reference, also in spawned workers)."""
+    """Stands in for ``mlcpu.training.units.warm_up`` (by reference, also in spawned workers)."""
     time.sleep(60)
     return os.getpid()
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from mlcpu.errors import InputError
-from mlcpu.workload import TaskConfig, Workload, make_configs, validate
+from mlcpu.records.config import TaskConfig, make_configs
+from mlcpu.training.workload import Workload, validate
 
 
 def test_configs_keep_the_given_order_and_parameters():

@@ -1,7 +1,7 @@
 """``mlcpu compare BASELINE CURRENT``: the regression gate (exit 1 on a regression, 2 on bad input).
 
-The rules are in ``mlcpu.compare``; this module reads options and ``[tool.mlcpu.compare]`` from
-pyproject.toml, and prints the table.
+The rules are in ``mlcpu.comparing.compare``; this module reads options and
+``[tool.mlcpu.compare]`` from pyproject.toml, and prints the table.
 """
 
 from __future__ import annotations
@@ -15,12 +15,11 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from mlcpu import benchfiles
-from mlcpu import compare as gate
 from mlcpu.commands import _args
 from mlcpu.commands.run import console_for
-from mlcpu.errors import InputError
-from mlcpu.thresholds import (
+from mlcpu.comparing import benchfiles
+from mlcpu.comparing import compare as gate
+from mlcpu.comparing.thresholds import (
     CONFIG_TABLE,
     config_text,
     load_config,
@@ -28,7 +27,8 @@ from mlcpu.thresholds import (
     parse_percent,
     rules_argument,
 )
-from mlcpu.thresholds import parse_rules as _parse_rules
+from mlcpu.comparing.thresholds import parse_rules as _parse_rules
+from mlcpu.errors import InputError
 
 HELP = "gate: fail when CURRENT is slower (significantly) or less accurate than BASELINE"
 CONFIG_KEYS = ("max-slowdown", "max-accuracy-drop", "alpha", "normalize")

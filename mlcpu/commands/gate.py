@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mlcpu.commands import _args
-from mlcpu.errors import InputError
-from mlcpu.thresholds import (
+from mlcpu.comparing.thresholds import (
     Rules,
     config_text,
     load_config,
@@ -26,6 +25,7 @@ from mlcpu.thresholds import (
     parse_rules,
     rules_argument,
 )
+from mlcpu.errors import InputError
 
 HELP = "measure BASE and CANDIDATE trees interleaved; fail on a significant slowdown"
 # Chosen from measurements on a shared 2-core machine with a noisy neighbour (README,
@@ -100,7 +100,7 @@ def add_parser(commands: Any) -> None:
         type=rules_argument(parse_percent, DEFAULT_MAX_SLOWDOWN),
         metavar="RULES",
         help="the slowdown that counts, e.g. 5%% or 'startup=10%%,*=5%%' "
-        f"(default: {DEFAULT_MAX_SLOWDOWN:.0%})",
+        f"(default: {DEFAULT_MAX_SLOWDOWN:.0%}%)",  # the percent sign doubled for argparse
     )
     parser.add_argument(
         "--max-accuracy-drop",
@@ -140,7 +140,7 @@ def add_parser(commands: Any) -> None:
 
 def _model(text: str) -> str:
     """A built-in model or ``module:factory``; each side imports it from its own tree."""
-    from mlcpu.models import BUILTIN_MODELS
+    from mlcpu.records.models import BUILTIN_MODELS
 
     module, sep, attr = text.partition(":")
     if text in BUILTIN_MODELS or (sep and module.strip() and attr.strip() and " " not in text):

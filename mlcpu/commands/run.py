@@ -10,14 +10,21 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from mlcpu import atomic
 from mlcpu import strategies as registry
 from mlcpu.commands import _args
-from mlcpu.data import DATASET_NAMES, DEFAULT_N_FEATURES, DEFAULT_N_SAMPLES, SYNTHETIC, load_dataset
+from mlcpu.data.datasets import (
+    DATASET_NAMES,
+    DEFAULT_N_FEATURES,
+    DEFAULT_N_SAMPLES,
+    SYNTHETIC,
+    load_dataset,
+)
 from mlcpu.engines.dask_address import SCHEDULER_ENV
 from mlcpu.errors import InputError, TaskError
-from mlcpu.models import BUILTIN_MODELS, DEFAULT_MODEL
-from mlcpu.workload import DEFAULT_ESTIMATORS, Workload, make_configs
+from mlcpu.records import atomic
+from mlcpu.records.config import DEFAULT_ESTIMATORS, make_configs
+from mlcpu.records.models import BUILTIN_MODELS, DEFAULT_MODEL
+from mlcpu.training.workload import Workload
 
 if TYPE_CHECKING:
     from mlcpu.runner import Runner
@@ -211,7 +218,7 @@ def new_runner(workload: Workload, strategies: list[str], args: argparse.Namespa
 
 
 def execute(args: argparse.Namespace) -> int:
-    from mlcpu.console import ConsoleReporter, print_summary
+    from mlcpu.reporting.console import ConsoleReporter, print_summary
 
     if args.plot is not None:
         from mlcpu.reporting import _mpl

@@ -16,13 +16,13 @@ from typing import Any
 
 from rich.table import Table
 
-from mlcpu import atomic, sweeps
 from mlcpu.commands import _args, run
-from mlcpu.data import SYNTHETIC
+from mlcpu.data.datasets import SYNTHETIC
 from mlcpu.errors import InputError, TaskError
-from mlcpu.results import BASELINE
-from mlcpu.sweeps import crossover  # noqa: F401 - re-exported: callers import it from here
-from mlcpu.workload import DEFAULT_ESTIMATORS
+from mlcpu.records import atomic, sweeps
+from mlcpu.records.config import DEFAULT_ESTIMATORS
+from mlcpu.records.results import BASELINE
+from mlcpu.records.sweeps import crossover  # noqa: F401 - re-exported: callers import it from here
 
 DEFAULT_STRATEGIES = ("sequential", "joblib", "multiprocessing", "balanced")
 DEFAULT_N_SAMPLES = (1000, 10000, 50000)
@@ -156,8 +156,8 @@ def sweep_table(document: dict[str, Any]) -> Table:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from mlcpu.console import ConsoleReporter, print_summary
-    from mlcpu.machine import machine_info
+    from mlcpu.host.machine import machine_info
+    from mlcpu.reporting.console import ConsoleReporter, print_summary
 
     parameter, values = axis(args)
     strategies = list(args.strategies)

@@ -15,12 +15,12 @@ from collections.abc import Callable, Iterable
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from mlcpu._worker import Outcome
+from mlcpu.engines.base import JobFunction
+from mlcpu.training.units import Outcome
+
+__all__ = ["Backend", "DoneCallback", "JobFunction"]
 
 DoneCallback = Callable[[Outcome | None, BaseException | None], None]
-# A picklable module-level function that runs one job in a worker (``mlcpu._worker.execute``,
-# ``execute_chunk``): it calls ``mark_started`` first and returns an ``Outcome``.
-JobFunction = Callable[[Any], Outcome]
 
 
 class Backend(abc.ABC):

@@ -12,7 +12,7 @@ An engine starts once and runs many times (``start``, ``run``..., ``close``), so
 paid once and measured apart from the work. Every engine reports failures through the same
 ``FailurePolicy`` (``failures``); after a run that raised, the engine restarts itself on the
 next ``run``. A unit is a frozen dataclass with ``index``, ``config``, ``dataset``, ``label``,
-``marker_dir`` and ``attempt`` (``mlcpu._worker.Job`` and its kin), run by a picklable
+``marker_dir`` and ``attempt`` (``mlcpu.training.units.Job`` and its kin), run by a picklable
 module-level job function that returns an ``Outcome`` and never raises.
 """
 
@@ -24,11 +24,12 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
 from mlcpu.engines.failures import FailurePolicy
-from mlcpu.records import TaskResult
+from mlcpu.records.task import TaskResult
 
 #: called in the calling thread as each unit settles; returns the record it was given
 Settle = Callable[[TaskResult], TaskResult]
-#: a picklable module-level function that runs one unit in a worker and returns an ``Outcome``
+#: a picklable module-level function that runs one unit in a worker (``training.units.execute``
+#: and kin): it calls ``mark_started`` first, for the supervisor, and returns an ``Outcome``
 JobFunction = Callable[[Any], Any]
 
 

@@ -15,8 +15,8 @@ on it; one run's submissions and failures are ``mlcpu.engines.dask_run``.
   (largest first). A free thread therefore always takes the next unit (greedy longest-first,
   as a pool would), no worker holds a queued task that its death could take along, and a task
   starts as soon as it is submitted.
-- Each forest trains with ``n_jobs=1`` inside its task (``mlcpu._worker.execute``) and no Dask
-  joblib backend is ever activated, so scikit-learn's own joblib work never fans out into
+- Each forest trains with ``n_jobs=1`` inside its task (``mlcpu.training.units.execute``) and no
+  Dask joblib backend is ever activated, so scikit-learn's own joblib work never fans out into
   extra Dask tasks.
 - Retry policy: the embedded scheduler runs with ``distributed.scheduler.allowed-failures``
   set to ``ALLOWED_FAILURES`` (0): a task whose worker dies is not retried but fails at once,
@@ -45,14 +45,14 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess without the extra
     raise MissingExtraError("the dask strategy", "dask", exc.name or "distributed") from exc
 
-from mlcpu._shared_data import in_memory
-from mlcpu._worker import warm_up
-from mlcpu.data import Dataset
+from mlcpu.data.datasets import Dataset
+from mlcpu.data.shared import in_memory
 from mlcpu.engines.base import Engine, JobFunction, Settle
 from mlcpu.engines.dask_address import configured_scheduler
 from mlcpu.engines.dask_run import DaskRun
 from mlcpu.engines.failures import FailurePolicy
 from mlcpu.errors import InputError, TaskError
+from mlcpu.training.units import warm_up
 
 ALLOWED_FAILURES = 0
 CONNECT_TIMEOUT_S = 10.0

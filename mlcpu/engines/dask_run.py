@@ -19,11 +19,11 @@ from typing import Any, Protocol
 
 import distributed
 
-from mlcpu._worker import Failure, Outcome
 from mlcpu.engines.base import JobFunction, Settle
 from mlcpu.engines.failures import FailurePolicy
 from mlcpu.errors import TaskError, TaskTimeoutError
-from mlcpu.records import TaskResult
+from mlcpu.records.task import TaskResult
+from mlcpu.training.units import Failure, Outcome
 
 _POLL_S = 0.1
 

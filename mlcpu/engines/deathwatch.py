@@ -8,9 +8,9 @@ import time
 from collections.abc import Callable
 from multiprocessing.process import BaseProcess
 
-from mlcpu._thirdparty import recover_tracker
 from mlcpu.engines.backend import Backend
 from mlcpu.engines.wakeup import Wakeup
+from mlcpu.host.thirdparty import recover_tracker
 
 
 class DeathWatch:

@@ -15,9 +15,9 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
-from mlcpu._worker import Failure
 from mlcpu.errors import RemoteTraceback, TaskFailedError, TaskTimeoutError, WorkerDiedError
-from mlcpu.records import TaskResult
+from mlcpu.records.task import TaskResult
+from mlcpu.training.units import Failure
 
 
 def signal_name(exitcode: int | None) -> str | None:

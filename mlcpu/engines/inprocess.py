@@ -13,7 +13,7 @@ from typing import Any
 from threadpoolctl import threadpool_limits
 
 from mlcpu.engines.base import Engine, JobFunction, Settle
-from mlcpu.records import TaskResult
+from mlcpu.records.task import TaskResult
 
 
 class _Deadline(BaseException):

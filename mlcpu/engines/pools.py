@@ -19,14 +19,14 @@ from typing import Any
 from joblib.externals import loky
 from joblib.externals.loky.process_executor import ShutdownExecutorError
 
-from mlcpu import _thirdparty
-from mlcpu._process_guard import init_process_worker, parent_identity, terminable_forks
-from mlcpu._tempdirs import private_folder
-from mlcpu._worker import warm_up
 from mlcpu.engines.backend import Backend, DoneCallback, JobFunction
 from mlcpu.engines.deathwatch import exit_code
 from mlcpu.engines.failures import WHILE_STARTING, lost_worker_error
 from mlcpu.errors import TaskTimeoutError
+from mlcpu.host import thirdparty as _thirdparty
+from mlcpu.host.process_guard import init_process_worker, parent_identity, terminable_forks
+from mlcpu.host.tempdirs import private_folder
+from mlcpu.training.units import warm_up
 
 WARM_UP_TIMEOUT_S = 300.0
 # An orderly Pool/loky shutdown takes 15-30 ms here. Rarely (once in the CI suite, never in 40
@@ -116,7 +116,7 @@ class PoolBackend(Backend):
         context = multiprocessing.get_context(self.start_method)
         if self.start_method == "forkserver":
             self._forkserver_started = not _thirdparty.forkserver_running()
-            context.set_forkserver_preload(["mlcpu._worker", "sklearn.ensemble"])
+            context.set_forkserver_preload(["mlcpu.training.units", "sklearn.ensemble"])
         with terminable_forks():  # the pool's threads fork replacements later
             self.pool = context.Pool(
                 self.workers,

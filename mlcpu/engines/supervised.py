@@ -14,14 +14,14 @@ from typing import Any
 
 from threadpoolctl import threadpool_limits
 
-from mlcpu._shared_data import SharedDataset
+from mlcpu.data.shared import SharedDataset
 from mlcpu.engines.backend import Backend
 from mlcpu.engines.base import Engine, JobFunction, Settle
 from mlcpu.engines.failures import FailurePolicy
 from mlcpu.engines.pools import LokyBackend, PoolBackend, ThreadBackend
 from mlcpu.engines.supervisor import Supervisor
 from mlcpu.errors import InputError
-from mlcpu.workload import Workload
+from mlcpu.training.workload import Workload
 
 START_METHODS = tuple(multiprocessing.get_all_start_methods())
 DEFAULT_START_METHOD = "fork" if "fork" in START_METHODS else "spawn"

@@ -37,8 +37,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from mlcpu._tempdirs import private_folder
-from mlcpu._worker import Failure, Outcome, execute, read_marker
 from mlcpu.engines.backend import Backend, JobFunction
 from mlcpu.engines.deathwatch import DeathWatch, exit_code
 from mlcpu.engines.failures import (
@@ -50,7 +48,9 @@ from mlcpu.engines.failures import (
     pool_stopped_error,
 )
 from mlcpu.engines.wakeup import Wakeup
-from mlcpu.records import TaskResult
+from mlcpu.host.tempdirs import private_folder
+from mlcpu.records.task import TaskResult
+from mlcpu.training.units import Failure, Outcome, execute, read_marker
 
 # How long a broken pool's error may wait for the death that explains it (the death watch
 # may itself wait up to 1 s for the exit status, see ``exit_code``).

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlcpu.comparing.thresholds import matches
 from mlcpu.errors import InputError
-from mlcpu.thresholds import matches
 
 SEED = 0
 STRATEGIES: tuple[str, ...] = ("sequential", "joblib", "multiprocessing", "threads", "sklearn")

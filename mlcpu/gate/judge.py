@@ -13,13 +13,13 @@ import statistics
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mlcpu.gate.catalogue import Benchmark
-from mlcpu.ratios import (
+from mlcpu.comparing.ratios import (
     RatioInterval,
     minimum_detectable_slowdown,
     ratio_interval,
     verdict,
 )
+from mlcpu.gate.catalogue import Benchmark
 
 PASS, REGRESSION, INCONCLUSIVE = "pass", "regression", "inconclusive"
 

@@ -15,10 +15,10 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from mlcpu import atomic, schemas
 from mlcpu._version import __version__
 from mlcpu.gate.judge import INCONCLUSIVE, PASS, REGRESSION, FamilyTally, Tally
 from mlcpu.gate.session import SIDES, Outcome
+from mlcpu.records import atomic, schemas
 
 SCHEMA = schemas.GATE
 TIMINGS_SUITE = {"schema": schemas.GATE_TIMINGS, "profile": "quick", "source": "mlcpu gate"}
@@ -261,7 +261,7 @@ def _stats(data: list[float]) -> dict[str, Any]:
 
 
 def _machine_info() -> dict[str, Any]:
-    from mlcpu.machine import cpu_model, usable_cpus
+    from mlcpu.host.machine import cpu_model, usable_cpus
 
     return {
         "node": platform.node(),

@@ -35,11 +35,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from mlcpu import ratios
+from mlcpu.comparing import ratios
+from mlcpu.comparing.thresholds import Rules
 from mlcpu.gate.catalogue import Benchmark
 from mlcpu.gate.judge import INCONCLUSIVE, PASS, REGRESSION, FamilyTally, Tally, families
 from mlcpu.gate.sides import Hello, SideFailed, SideProcess, program_folder
-from mlcpu.thresholds import Rules
 
 SIDES = ("base", "candidate")
 PREPARE_TIMEOUT_S = 300.0

@@ -16,8 +16,8 @@ import abc
 from collections.abc import Callable
 from typing import Any
 
-from mlcpu.records import TaskResult
-from mlcpu.workload import Workload
+from mlcpu.records.task import TaskResult
+from mlcpu.training.workload import Workload
 
 Emit = Callable[[TaskResult], TaskResult]
 
@@ -25,7 +25,7 @@ Emit = Callable[[TaskResult], TaskResult]
 class Plan(abc.ABC):
     """One run's units and their assembly; subclasses set ``job_function``, ``units``, ``take``."""
 
-    #: the picklable worker entry point that runs one unit (``mlcpu._worker.execute`` and kin)
+    #: the picklable worker entry point that runs one unit (``training.units.execute`` and kin)
     job_function: Callable[[Any], Any]
 
     def __init__(self, workload: Workload, emit: Emit, *, keep_estimators: bool = False) -> None:

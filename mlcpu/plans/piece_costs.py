@@ -18,13 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from mlcpu import forests
 from mlcpu.errors import InputError
 from mlcpu.plans.pieces import PiecesPlan, tiny_fit, trees_of, workload_key
 from mlcpu.plans.schedule import Costs, Piece, Schedule, cut, order, plan
-from mlcpu.records import TaskResult
-from mlcpu.training import current_cpu
-from mlcpu.workload import Workload
+from mlcpu.records.task import TaskResult
+from mlcpu.training import forests
+from mlcpu.training.fit import current_cpu
+from mlcpu.training.workload import Workload
 
 # Round trips timed at start-up to learn the fixed cost of one piece on the engine.
 OVERHEAD_SAMPLES = 5

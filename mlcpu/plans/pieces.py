@@ -4,7 +4,7 @@ Whole configurations cannot beat the largest forest's own time (on the tutorial'
 workload the 200-tree forest is over half the work: at most 1.8x on two cores). Here every
 forest is cut into pieces (how many and how large is ``piece_costs``' decision, simulated in
 ``schedule``), and each configuration's pieces are joined back into one ordinary fitted forest
-(``mlcpu.forests``) that predicts exactly what ``sequential``'s forest of the same seed
+(``mlcpu.training.forests``) that predicts exactly what ``sequential``'s forest of the same seed
 predicts; its accuracy is scored on that joined forest, in the parent. A forest that is one
 piece is trained and scored in its worker, like ``sequential``'s. Configurations that cannot be
 cut (a custom model, ``oob_score``, ``warm_start``) go whole, first: they are the long poles.
@@ -19,12 +19,13 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from mlcpu import forests
-from mlcpu._worker import ChunkJob, Job, Outcome, execute, execute_chunk
 from mlcpu.plans.base import Emit, Plan
 from mlcpu.plans.schedule import Piece, Schedule
-from mlcpu.records import TaskResult
-from mlcpu.workload import TaskConfig, Workload
+from mlcpu.records.config import TaskConfig
+from mlcpu.records.task import TaskResult
+from mlcpu.training import forests
+from mlcpu.training.units import ChunkJob, Job, Outcome, execute, execute_chunk
+from mlcpu.training.workload import Workload
 
 _capped = False  # per worker process: BLAS/OpenMP pools already limited to one thread
 

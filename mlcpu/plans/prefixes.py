@@ -2,8 +2,8 @@
 
 scikit-learn seeds tree ``i`` of a forest with the ``i``-th draw from the forest's
 ``random_state``, so with a fixed seed the first ``n`` trees of a 200-tree forest *are* the
-``n``-tree forest (``mlcpu.forests``). A sweep over forest sizes that differ in nothing else
-therefore needs only its largest forest: the tutorial's 10/50/100/200 sweep trains 200 trees
+``n``-tree forest (``mlcpu.training.forests``). A sweep over forest sizes that differ in nothing
+else therefore needs only its largest forest: the tutorial's 10/50/100/200 sweep trains 200 trees
 instead of 360. Those trees are spread over the workers in chunks (tree-level
 parallelism), and each chunk's worker also returns every tree's class probabilities on the
 test split, so the parent scores all sizes in one ordered pass over the trees (a running sum of
@@ -24,12 +24,13 @@ import numpy as np
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
-from mlcpu import forests
-from mlcpu._worker import ChunkJob, Failure, Job, Outcome, begin_chunk, chunk_record, execute
-from mlcpu.data import Dataset
+from mlcpu.data.datasets import Dataset
 from mlcpu.plans.base import Emit, Plan
-from mlcpu.records import TaskResult
-from mlcpu.workload import TaskConfig, Workload
+from mlcpu.records.config import TaskConfig
+from mlcpu.records.task import TaskResult
+from mlcpu.training import forests
+from mlcpu.training.units import ChunkJob, Failure, Job, Outcome, begin_chunk, chunk_record, execute
+from mlcpu.training.workload import Workload
 
 # Chunks per worker over the whole sweep. One round trip costs about a millisecond, so the
 # count hardly matters on its own (iris and synthetic 10000 x 20 measured the same with 1, 2

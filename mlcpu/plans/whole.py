@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlcpu._worker import Job, execute
 from mlcpu.plans.base import Emit, Plan
-from mlcpu.records import TaskResult
-from mlcpu.workload import Workload
+from mlcpu.records.task import TaskResult
+from mlcpu.training.units import Job, execute
+from mlcpu.training.workload import Workload
 
 
 class WholePlan(Plan):

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mlcpu.records.results import RunResults
 from mlcpu.reporting import _mpl
 from mlcpu.reporting.captions import dataset_text
-from mlcpu.results import RunResults
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlcpu.results import RunResults
+from mlcpu.records.results import RunResults
 
 
 def estimators_text(estimators: list[int]) -> str:

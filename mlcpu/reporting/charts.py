@@ -9,11 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlcpu import atomic
 from mlcpu.errors import InputError
+from mlcpu.records import atomic
+from mlcpu.records.results import RunResults
+from mlcpu.records.sweeps import Sweep
 from mlcpu.reporting import _mpl, accuracy, scaling, speedup, timeline
-from mlcpu.results import RunResults
-from mlcpu.sweeps import Sweep
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

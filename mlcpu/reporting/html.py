@@ -12,13 +12,13 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from mlcpu import atomic
 from mlcpu._version import __version__
+from mlcpu.records import atomic
+from mlcpu.records.results import RunResults
+from mlcpu.records.sweeps import Sweep
 from mlcpu.reporting import _mpl, charts
 from mlcpu.reporting.captions import workload_caption
 from mlcpu.reporting.lines import ceiling_line, of_ceiling_text
-from mlcpu.results import RunResults
-from mlcpu.sweeps import Sweep
 
 CHART_CAPTIONS = {
     "scaling": "Elapsed time and speedup at each work size; the star marks where a strategy "

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlcpu.ceiling import Ceiling
-from mlcpu.records import TaskResult
-from mlcpu.results import StrategyResult
+from mlcpu.records.ceiling import Ceiling
+from mlcpu.records.results import StrategyResult
+from mlcpu.records.task import TaskResult
 
 
 def task_line(result: TaskResult) -> str:

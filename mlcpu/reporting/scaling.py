@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from mlcpu.records.sweeps import Sweep
 from mlcpu.reporting import _mpl
-from mlcpu.sweeps import Sweep
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

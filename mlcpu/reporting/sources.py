@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mlcpu import results as run_results
-from mlcpu import schemas, sweeps
 from mlcpu.errors import InputError
-from mlcpu.results import RunResults
-from mlcpu.sweeps import Sweep
+from mlcpu.records import results as run_results
+from mlcpu.records import schemas, sweeps
+from mlcpu.records.results import RunResults
+from mlcpu.records.sweeps import Sweep
 
 
 def load(path: str | Path) -> RunResults | Sweep:

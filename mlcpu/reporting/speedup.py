@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from mlcpu.records.results import BASELINE, RunResults, StrategyResult
 from mlcpu.reporting import _mpl
 from mlcpu.reporting.captions import workload_caption
-from mlcpu.results import BASELINE, RunResults, StrategyResult
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

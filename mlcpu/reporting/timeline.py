@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mlcpu.records import TaskResult
+from mlcpu.records.results import RunResults, StrategyResult
+from mlcpu.records.task import TaskResult
 from mlcpu.reporting import _mpl
 from mlcpu.reporting.captions import workload_caption
-from mlcpu.results import RunResults, StrategyResult
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

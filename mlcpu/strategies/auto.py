@@ -15,16 +15,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlcpu import forests
 from mlcpu.engines.base import Engine
 from mlcpu.engines.inprocess import InProcessEngine
 from mlcpu.engines.supervised import ForkPoolEngine
 from mlcpu.plans.piece_costs import PiecePlanner
 from mlcpu.plans.whole import WholePlan
-from mlcpu.records import TaskResult
+from mlcpu.records.task import TaskResult
 from mlcpu.strategies.balanced import run_pieces
 from mlcpu.strategies.base import Strategy
-from mlcpu.workload import Workload
+from mlcpu.training import forests
+from mlcpu.training.workload import Workload
 
 # What starting a spawning pool costs (fresh interpreters importing scikit-learn).
 SPAWN_STARTUP_S = 2.0

@@ -18,9 +18,9 @@ from mlcpu.engines.supervised import ForkPoolEngine
 from mlcpu.plans.piece_costs import PiecePlanner
 from mlcpu.plans.pieces import PiecesPlan
 from mlcpu.plans.schedule import Schedule
-from mlcpu.records import TaskResult
+from mlcpu.records.task import TaskResult
 from mlcpu.strategies.base import Strategy
-from mlcpu.workload import Workload
+from mlcpu.training.workload import Workload
 
 
 class BalancedStrategy(Strategy):

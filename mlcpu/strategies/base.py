@@ -24,11 +24,11 @@ from typing import Any, ClassVar, Self
 from mlcpu.engines.base import Engine
 from mlcpu.engines.failures import FailurePolicy
 from mlcpu.errors import InputError, TaskError
-from mlcpu.machine import usable_cpus
+from mlcpu.host.machine import usable_cpus
 from mlcpu.plans.base import Plan
 from mlcpu.plans.whole import WholePlan
-from mlcpu.records import TaskResult
-from mlcpu.workload import Workload
+from mlcpu.records.task import TaskResult
+from mlcpu.training.workload import Workload
 
 ResultCallback = Callable[[TaskResult], None]
 

@@ -11,7 +11,7 @@ from mlcpu.errors import InputError
 from mlcpu.plans.base import Plan
 from mlcpu.plans.prefixes import DEFAULT_CHUNKS_PER_WORKER, PrefixPlan
 from mlcpu.strategies.base import Strategy
-from mlcpu.workload import Workload
+from mlcpu.training.workload import Workload
 
 
 class IncrementalStrategy(Strategy):

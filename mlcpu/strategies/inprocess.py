@@ -7,7 +7,7 @@ from mlcpu.engines.inprocess import InProcessEngine
 from mlcpu.plans.base import Plan
 from mlcpu.plans.whole import WholePlan
 from mlcpu.strategies.base import Strategy
-from mlcpu.workload import Workload
+from mlcpu.training.workload import Workload
 
 
 class SequentialStrategy(Strategy):

@@ -14,7 +14,7 @@ from mlcpu.engines.dask_cluster import DaskEngine
 from mlcpu.plans.base import Plan
 from mlcpu.plans.whole import WholePlan
 from mlcpu.strategies.base import Strategy
-from mlcpu.workload import Workload
+from mlcpu.training.workload import Workload
 
 
 class DaskStrategy(Strategy):

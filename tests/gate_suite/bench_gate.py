@@ -11,7 +11,8 @@ import os
 import pytest
 
 from benchmarks import common
-from mlcpu.workload import Workload, make_configs
+from mlcpu.records.config import make_configs
+from mlcpu.training.workload import Workload
 
 TREES = int(os.environ.get("MLCPU_GATE_TREES", "10"))
 DEPTH = os.environ.get("MLCPU_GATE_MAX_DEPTH")

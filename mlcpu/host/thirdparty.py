@@ -69,7 +69,7 @@ def _read(
         found = f"it holds a {type(value).__name__}"
     raise InternalsChanged(
         f"{library()} changed: mlcpu reads its private {type(owner).__name__}.{attribute} to "
-        f"{purpose}, but {found}; use a version mlcpu supports or update mlcpu._thirdparty"
+        f"{purpose}, but {found}; use a version mlcpu supports or update mlcpu.host.thirdparty"
     )
 
 

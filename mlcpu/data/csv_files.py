@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mlcpu._arrays import FEATURE_DTYPE, check_memory
+from mlcpu.data.arrays import FEATURE_DTYPE, check_memory
 from mlcpu.errors import InputError
 
 _DELIMITERS = (",", ";", "\t", "|")

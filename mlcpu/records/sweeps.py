@@ -15,10 +15,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlcpu import schemas
 from mlcpu._version import __version__
 from mlcpu.errors import InputError
-from mlcpu.results import BASELINE, RunResults
+from mlcpu.records import schemas
+from mlcpu.records.results import BASELINE, RunResults
 
 #: what a sweep can grow: the synthetic dataset's rows, or the list of forest sizes
 PARAMETERS = ("n_samples", "estimators")

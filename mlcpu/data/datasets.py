@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from mlcpu._arrays import FEATURE_DTYPE, check_memory
+from mlcpu.data.arrays import FEATURE_DTYPE, check_memory
 from mlcpu.errors import InputError
 
 # Bundled datasets: each name is loaded by ``sklearn.datasets.load_<name>``. scikit-learn is
@@ -49,7 +49,7 @@ class Dataset:
     @property
     def shared_folder(self) -> str | None:
         """The folder its arrays are memory-mapped from when they are shared with worker
-        processes (``mlcpu._shared_data``); ``None`` for arrays this process holds."""
+        processes (``mlcpu.data.shared``); ``None`` for arrays this process holds."""
         return None
 
     @property
@@ -128,7 +128,7 @@ def load_dataset(
         X, y, feature_names, target_name, classes = _load_bundled(name)
         source = f"sklearn.datasets.load_{name}"
     elif is_csv_path(name):
-        from mlcpu.csv_data import read_csv
+        from mlcpu.data.csv_files import read_csv
 
         table = read_csv(name, target=target)
         X, labels = table.X, table.labels

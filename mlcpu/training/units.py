@@ -18,9 +18,10 @@ from typing import Any
 
 from threadpoolctl import threadpool_limits
 
-from mlcpu.data import Dataset
-from mlcpu.training import TaskResult, current_cpu, train_task
-from mlcpu.workload import TaskConfig
+from mlcpu.data.datasets import Dataset
+from mlcpu.records.config import TaskConfig
+from mlcpu.records.task import TaskResult
+from mlcpu.training.fit import current_cpu, train_task
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class Job:
 
 @dataclass(frozen=True)
 class ChunkJob:
-    """Train trees ``start .. stop-1`` of one configuration's forest (see ``mlcpu.forests``)."""
+    """Train trees ``start .. stop-1`` of one configuration's forest (see ``forests``)."""
 
     index: int
     config: TaskConfig
@@ -137,7 +138,7 @@ def execute(job: Job) -> Outcome:
 
 def execute_chunk(job: ChunkJob) -> Outcome:
     """Fit one chunk of trees; the result's ``estimator`` is the fitted piece (no accuracy)."""
-    from mlcpu.forests import fit_trees
+    from mlcpu.training.forests import fit_trees
 
     started, cpu = begin_chunk(job)
     try:

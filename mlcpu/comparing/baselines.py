@@ -21,7 +21,7 @@ calls two functions from pytest's hooks:
   ends), gives the session pytest-benchmark registered (the plugin named
   ``pytest-benchmark``) atomic saves: ``save`` on its storage and its own ``save_json``
   (``--benchmark-json PATH``) are replaced on those two instances only, and write through
-  ``mlcpu.atomic`` (temporary file, fsync, rename): a reader sees no file or a whole one.
+  ``mlcpu.records.atomic`` (temporary file, fsync, rename): a reader sees no file or a whole one.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from typing import Any
 
 import pytest
 
-from mlcpu import atomic
+from mlcpu.records import atomic
 
 _NUMBERED = "[0-9][0-9][0-9][0-9]_"
 

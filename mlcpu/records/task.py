@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, ParamSpec, Self, TypeVar
 
-from mlcpu.models import DEFAULT_MODEL
-from mlcpu.workload import TaskConfig
+from mlcpu.records.config import TaskConfig
+from mlcpu.records.models import DEFAULT_MODEL
 
 P = ParamSpec("P")
 T = TypeVar("T")

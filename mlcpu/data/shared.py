@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from mlcpu._tempdirs import private_folder
-from mlcpu.data import Dataset
+from mlcpu.data.datasets import Dataset
 from mlcpu.errors import InputError
+from mlcpu.host.tempdirs import private_folder
 
 TEMP_FOLDER_ENV = "MLCPU_TEMP_FOLDER"
 _ARRAYS = ("X_train", "X_test", "y_train", "y_test")

@@ -3,7 +3,7 @@
 Normal exits and Ctrl-C remove them in ``finally``. A SIGKILLed parent cannot clean up, so each
 folder is also registered with loky's resource tracker (the helper process joblib uses for its
 own memmap folders), which deletes what is still registered when the parent dies (a tracker
-that died itself is replaced, see ``mlcpu._thirdparty``). As a last
+that died itself is replaced, see ``mlcpu.host.thirdparty``). As a last
 resort, folders whose owning process no longer exists are removed when mlcpu next starts.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psutil
 
-from mlcpu._thirdparty import track, untrack
+from mlcpu.host.thirdparty import track, untrack
 
 PREFIX = "mlcpu-"
 _OWNER = re.compile(re.escape(PREFIX) + r"[a-z]+-(\d+)-")

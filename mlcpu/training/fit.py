@@ -1,7 +1,7 @@
 """Training one configuration: the unit of work every strategy shares.
 
-Its result record (``TaskResult``) and the wall-clock timer live in the leaf module
-``mlcpu.records``, which reading a result file imports alone; they are re-exported here.
+Its result record (``TaskResult``) lives in ``mlcpu.records.task``, which reading a result
+file imports alone.
 """
 
 from __future__ import annotations
@@ -11,11 +11,9 @@ import time
 import numpy as np
 import psutil
 
-from mlcpu.data import Dataset
-from mlcpu.records import TaskResult, Timed, timer
-from mlcpu.workload import TaskConfig
-
-__all__ = ["TaskResult", "Timed", "current_cpu", "timer", "train_task"]
+from mlcpu.data.datasets import Dataset
+from mlcpu.records.config import TaskConfig
+from mlcpu.records.task import TaskResult
 
 
 def current_cpu() -> int | None:

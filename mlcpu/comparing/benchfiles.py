@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlcpu import schemas
 from mlcpu.errors import InputError
+from mlcpu.records import schemas
 
 PYTEST_BENCHMARK = "pytest-benchmark"
 MLCPU_RUN = "mlcpu run"
@@ -201,7 +201,7 @@ def _major_minor(version: Any) -> str | None:
 
 
 def _from_run(path: str) -> TimingFile:
-    from mlcpu.results import load
+    from mlcpu.records.results import load
 
     results = load(path)
     if results.status != "ok":

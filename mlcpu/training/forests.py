@@ -16,10 +16,10 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from mlcpu import models
-from mlcpu.data import Dataset
+from mlcpu.data.datasets import Dataset
 from mlcpu.errors import InputError
-from mlcpu.workload import TaskConfig
+from mlcpu.records import models
+from mlcpu.records.config import TaskConfig
 
 # Parameters that make a forest's result depend on more than its own trees.
 _UNSPLITTABLE = ("oob_score", "warm_start")

@@ -1,6 +1,6 @@
 """How loaded features are stored, and whether a dataset fits in memory before it is loaded.
 
-Shared by ``mlcpu.data`` and ``mlcpu.csv_data``, so neither imports the other's module.
+Shared by ``mlcpu.data.datasets`` and ``mlcpu.data.csv_files``, so neither imports the other.
 """
 
 from __future__ import annotations

@@ -11,11 +11,11 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlcpu import schemas
 from mlcpu._version import __version__
-from mlcpu.ceiling import Ceiling
 from mlcpu.errors import InputError
-from mlcpu.records import TaskResult
+from mlcpu.records import schemas
+from mlcpu.records.ceiling import Ceiling
+from mlcpu.records.task import TaskResult
 
 SCHEMA = schemas.RUN
 BASELINE = "sequential"

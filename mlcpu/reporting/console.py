@@ -8,7 +8,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mlcpu.ceiling import Ceiling
+from mlcpu.records.ceiling import Ceiling
+from mlcpu.records.results import RunResults
+from mlcpu.records.task import TaskResult
 from mlcpu.reporting.lines import (
     ceiling_line,
     machine_line,
@@ -17,10 +19,8 @@ from mlcpu.reporting.lines import (
     task_line,
     workload_line,
 )
-from mlcpu.results import RunResults
 from mlcpu.runner import RunListener
 from mlcpu.strategies.base import Strategy
-from mlcpu.training import TaskResult
 
 
 class ConsoleReporter(RunListener):

@@ -23,9 +23,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlcpu.benchfiles import REFERENCE_STRATEGY, Measurement, TimingFile
+from mlcpu.comparing.benchfiles import REFERENCE_STRATEGY, Measurement, TimingFile
+from mlcpu.comparing.thresholds import Rules
 from mlcpu.errors import InputError
-from mlcpu.thresholds import Rules
 
 DEFAULT_MAX_SLOWDOWN = 0.10
 DEFAULT_MAX_ACCURACY_DROP = 0.0

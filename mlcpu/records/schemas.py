@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-RUN = "mlcpu.run/1"  # one ``mlcpu run``: mlcpu.results.RunResults.to_dict()
+RUN = "mlcpu.run/1"  # one ``mlcpu run``: mlcpu.records.results.RunResults.to_dict()
 SWEEP = "mlcpu.sweep/1"  # one ``mlcpu sweep``: a run document per point of the parameter
 GATE = "mlcpu.gate/1"  # one ``mlcpu gate``: verdicts, intervals and every run of both trees
 BENCHMARKS = "mlcpu.benchmarks/1"  # the ``mlcpu`` section of the benchmark suite's saved runs

@@ -1,0 +1,3 @@
+"""This machine and the libraries mlcpu leans on: usable cores, private temporary folders,
+worker-process guards, and the one checked door to other libraries' internals (``thirdparty``).
+"""
