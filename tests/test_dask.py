@@ -7,13 +7,17 @@ timeouts, signals, a missing extra, and a cluster started with the ``dask`` comm
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -27,8 +31,13 @@ from dask.utils import parse_bytes
 import mlcpu.strategies as registry
 from mlcpu.data.datasets import load_dataset
 from mlcpu.data.shared import SharedDataset
-from mlcpu.engines.dask_address import SCHEDULER_ENV, configured_scheduler, scheduler_address
-from mlcpu.errors import InputError
+from mlcpu.engines.dask_address import (
+    SCHEDULER_ENV,
+    configured_scheduler,
+    insecure_warning,
+    scheduler_address,
+)
+from mlcpu.errors import InputError, WorkerDiedError
 from mlcpu.records.config import make_configs
 from mlcpu.training.workload import Workload
 from tests.conftest import FAULTY, ROOT, cli_env, run_cli, worker_children
@@ -100,23 +109,24 @@ def test_the_dataset_travels_once_not_in_every_task(dask_strategy):
 
 
 # -- faults through the real command line (embedded cluster) -----------------------------------
-def _faulty_run(path: Path, fault: str, estimators: str, *options: str):
+def _faulty_run(path: Path, fault: str, estimators: str, *options: str, strategy: str = "dask"):
     """``mlcpu run --strategies dask`` with a model that misbehaves at 100 trees."""
     return run_cli(
         "run",
-        *("--strategies", "dask", "--model", FAULTY + fault, "--estimators", estimators),
+        *("--strategies", strategy, "--model", FAULTY + fault, "--estimators", estimators),
         *options,
         *("--json", str(path)),
         timeout=90,
     )
 
 
-def test_dead_worker_is_reported_with_its_configuration(tmp_path):
+@pytest.mark.parametrize("strategy", ["dask", "balanced@dask", "incremental@dask"])
+def test_dead_worker_is_reported_with_its_configuration(tmp_path, strategy):
     path = tmp_path / "r.json"
-    done = _faulty_run(path, "kill", "10,100,20")
+    done = _faulty_run(path, "kill", "10,100,20", strategy=strategy)
     assert done.returncode == 1, done.stderr
     error = done.stderr.strip().splitlines()[-1]
-    assert error.startswith("mlcpu: error: dask: the Dask worker tcp://127.0.0.1:"), error
+    assert error.startswith(f"mlcpu: error: {strategy}: the Dask worker tcp://127.0.0.1:"), error
     assert "running 100 estimators" in error
     assert "Dask's allowed-failures is 0, so it was not retried" in error
     document = json.loads(path.read_text())
@@ -228,7 +238,7 @@ def test_scheduler_comes_from_the_environment(monkeypatch):
     ("args", "message"),
     [
         (["--strategies", "dask", "--scheduler", "nowhere"], "--scheduler expects tcp://HOST:PORT"),
-        (["--scheduler", "127.0.0.1:8786"], "--scheduler applies to the dask strategy only"),
+        (["--scheduler", "127.0.0.1:8786"], "--scheduler applies to strategies on Dask only"),
     ],
 )
 def test_bad_scheduler_option_exits_2_with_one_line(args, message):
@@ -243,6 +253,44 @@ def test_unreachable_scheduler_exits_2_with_one_line():
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1
     assert "cannot reach the Dask scheduler at 'tcp://127.0.0.1:" in done.stderr
+
+
+def _own_address() -> str:
+    """This machine's address on its way out (not loopback), for a connection to ourselves."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # no packet is sent: only the route is chosen
+        except OSError:
+            pytest.skip("this machine has no non-loopback IPv4 address to connect to")
+        return str(probe.getsockname()[0])
+
+
+@pytest.mark.parametrize(
+    ("address", "warned"),
+    [
+        ("tcp://10.1.2.3:8786", True),
+        ("tcp://127.0.0.1:8786", False),
+        ("tcp://[::1]:8786", False),
+        ("tcp://localhost:8786", False),
+        ("tls://10.1.2.3:8786", False),
+    ],
+)
+def test_plain_tcp_off_this_machine_is_warned_about(address, warned):
+    warning = insecure_warning(address)
+    assert (warning is not None) == warned
+    if warned:
+        assert "neither authenticated nor encrypted" in warning
+        assert "tls://" in warning
+
+
+def test_the_warning_is_one_line_before_the_connection():
+    address = f"tcp://{_own_address()}:{_free_port()}"
+    done = run_cli("run", "--strategies", "balanced@dask", "--scheduler", address)
+    assert done.returncode == 2  # nothing listens there
+    lines = done.stderr.splitlines()
+    assert len(lines) == 2, done.stderr
+    assert lines[0].startswith(f"mlcpu: warning: the Dask scheduler at {address} is reached over")
+    assert lines[1].startswith(f"mlcpu: error: cannot reach the Dask scheduler at '{address}'")
 
 
 # -- a real cluster started with the `dask` command line ----------------------------------------
@@ -404,3 +452,134 @@ def test_a_real_scheduler_and_two_workers(tmp_path):
             assert all(process.poll() is None for process in processes)
     finally:
         _stop(processes)
+
+
+# -- our plans on Dask ------------------------------------------------------------------------
+def test_plans_on_dask_train_what_they_train_on_a_pool(synthetic_small):
+    """incremental@dask trains one forest per model (prefixes) and balanced@dask pieces of
+    trees, on both workers; every forest is the sequential one (same accuracies)."""
+    workload = Workload(synthetic_small, make_configs([10, 50, 100, 200]), 0)
+    with registry.create("sequential") as sequential:
+        expected = [r.accuracy for r in sequential.run(workload)]
+    for name, facts in (("incremental@dask", "trees_trained"), ("balanced@dask", "schedule")):
+        with registry.create(name, workers=2) as strategy:
+            results = strategy.run(workload)
+            extra = strategy.result_extra()
+        assert [r.accuracy for r in results] == expected, name
+        assert facts in extra, extra
+        assert extra["scatter_s"] >= 0
+        if name == "incremental@dask":
+            assert (extra["trees_trained"], extra["trees_requested"]) == (200, 360)
+        workers = {w for r in results for w in [r.worker] if w}
+        assert workers, results
+        assert all(w.startswith("tcp://127.0.0.1:") for w in workers), workers
+
+
+def test_a_dask_worker_killed_under_a_piece_is_named_and_nothing_hangs():
+    """SIGKILL a Dask worker while it trains a piece: one error naming the piece, exit path of
+    every other engine (the embedded cluster is closed, the next run starts a new one)."""
+    data = load_dataset("synthetic", n_samples=20_000, n_features=20, seed=3)
+    workload = Workload(data, make_configs([60, 120]), 0)
+    with registry.create("balanced@dask", workers=2, piece_size=6) as strategy:
+        pids = strategy.client.run(os.getpid)
+        killed: list[int] = []
+
+        def kill_a_busy_worker() -> None:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not killed:
+                with contextlib.suppress(Exception):
+                    busy = [w for w, keys in strategy.client.processing().items() if keys]
+                    if busy:
+                        killed.append(pids[busy[0]])
+                        os.kill(pids[busy[0]], signal.SIGKILL)
+                time.sleep(0.02)
+
+        killer = threading.Thread(target=kill_a_busy_worker, daemon=True)
+        killer.start()
+        with pytest.raises(WorkerDiedError) as caught:
+            strategy.run(workload)
+        killer.join(5)
+        assert killed, "no worker was ever busy"
+        message = str(caught.value)
+        assert message.startswith("balanced@dask: the Dask worker tcp://127.0.0.1:"), message
+        assert re.search(r"running \d+ estimators \(trees \d+-\d+\) died", message), message
+        again = strategy.run(Workload(data, make_configs([4]), 0))  # a fresh cluster
+        assert again[0].ok
+
+
+# -- TLS: the README's recipe, against a real scheduler and workers ---------------------------
+def _certificate(folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1, made with openssl as the README shows."""
+    key, cert = folder / "key.pem", folder / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=mlcpu-test",
+         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return key, cert
+
+
+@pytest.mark.slow
+def test_a_tls_cluster_through_dasks_own_configuration(tmp_path):
+    key, cert = _certificate(tmp_path)
+    tls = {
+        "DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION": "True",
+        "DASK_DISTRIBUTED__COMM__TLS__CA_FILE": str(cert),
+        **{
+            f"DASK_DISTRIBUTED__COMM__TLS__{role}__{part}": str(path)
+            for role in ("SCHEDULER", "WORKER", "CLIENT")
+            for part, path in (("CERT", cert), ("KEY", key))
+        },
+    }
+    port = _free_port()
+    address = f"tls://127.0.0.1:{port}"
+    processes = [
+        _spawn_dask(tmp_path / "scheduler.log", "scheduler", "--protocol", "tls",
+                    "--host", "127.0.0.1", "--port", str(port), "--no-dashboard", **tls),
+    ]  # fmt: skip
+    try:
+        for name in ("w1", "w2"):
+            processes.append(
+                _spawn_dask(tmp_path / f"{name}.log", "worker", address, "--name", name,
+                            "--nthreads", "1", "--host", "127.0.0.1", "--no-dashboard",
+                            "--death-timeout", "60", **tls)
+            )  # fmt: skip
+        path = tmp_path / "run.json"
+        done = run_cli(
+            "run", "--strategies", "sequential,incremental@dask", "--scheduler", address,
+            "--json", str(path), timeout=180, **tls,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert "warning" not in done.stderr
+        record = json.loads(path.read_text())["strategies"][1]
+        assert record["label"] == f"incremental@dask ({address})"
+        assert record["workers"] == 2
+        assert {t["worker"].split("://")[0] for t in record["tasks"]} == {"tls"}
+        sequential = json.loads(path.read_text())["strategies"][0]
+        assert [t["accuracy"] for t in record["tasks"]] == [
+            t["accuracy"] for t in sequential["tasks"]
+        ]
+        # Without the certificates, the same scheduler refuses the connection: one line, exit 2.
+        refused = run_cli("run", "--strategies", "dask", "--scheduler", address, timeout=60)
+        assert refused.returncode == 2, refused.stderr
+        assert refused.stderr.count("\n") == 1, refused.stderr
+        assert "cannot reach the Dask scheduler" in refused.stderr
+    finally:
+        _stop(processes)
+
+
+def test_every_warm_repeat_uses_every_worker_at_once(dask_strategy, iris):
+    """Placement: each unit goes to a worker with a free thread, so no repeat runs on one
+    worker while the other idles (as Dask's own placement did, up to 0.7 s late), and a
+    worker that frees up takes the next unit at once. The bound on the gap is loose (this
+    machine is shared); the figures measured are in the issue's closing note."""
+    workload = Workload(iris, make_configs([30, 31, 32, 33, 34, 35]), 0)
+    for _ in range(3):
+        results = dask_strategy.run(workload)
+        by_worker: dict[str, list] = {}
+        for result in sorted(results, key=lambda r: r.started):
+            by_worker.setdefault(result.worker, []).append(result)
+        assert len(by_worker) == 2, {w: len(rs) for w, rs in by_worker.items()}
+        gaps = [b.start_s - a.end_s for rs in by_worker.values() for a, b in itertools.pairwise(rs)]
+        assert max(gaps) < 0.25, gaps

@@ -18,7 +18,7 @@ from tests.conftest import FAULTY, worker_children
 def _variants() -> list:
     """One case per registered strategy (one per start method for multiprocessing)."""
     cases = []
-    for name in registry.names():
+    for name in [*registry.names(), *registry.variants()]:
         variants = (
             [{"start_method": m} for m in START_METHODS] if name == "multiprocessing" else [{}]
         )
@@ -140,7 +140,8 @@ def test_unavailable_start_method_is_refused():
 def test_every_registered_strategy_runs_the_conformance_suite():
     """A strategy registered without a case in the shared suite would escape every test."""
     covered = {case.values[0][0] for case in VARIANTS}
-    assert covered == set(registry.names())
+    assert covered == set(registry.names()) | set(registry.variants())
+    assert {"balanced@dask", "incremental@dask", "auto@dask"} <= covered
 
 
 def test_create_refuses_an_unknown_option_and_lists_the_accepted_ones():

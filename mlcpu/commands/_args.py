@@ -82,12 +82,12 @@ def strategy_list(text: str) -> tuple[str, ...]:
     if not text.strip() or any(not p for p in parts):
         raise argparse.ArgumentTypeError(
             f"expected strategy names separated by commas, got {text!r}; "
-            f"choose from {', '.join(registry.names())} or 'all'"
+            f"choose from {registry.choices()}"
         )
     for part in parts:
-        if part not in registry.names():
+        if not registry.known(part):
             raise argparse.ArgumentTypeError(
-                f"unknown strategy {part!r}; choose from {', '.join(registry.names())} or 'all'"
+                f"unknown strategy {part!r}; choose from {registry.choices()}"
             )
         if parts.count(part) > 1:
             raise argparse.ArgumentTypeError(f"strategy {part!r} is listed twice")

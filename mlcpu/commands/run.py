@@ -19,7 +19,7 @@ from mlcpu.data.datasets import (
     SYNTHETIC,
     load_dataset,
 )
-from mlcpu.engines.dask_address import SCHEDULER_ENV
+from mlcpu.engines.dask_address import SCHEDULER_ENV, configured_scheduler, insecure_warning
 from mlcpu.errors import InputError, TaskError
 from mlcpu.records import atomic
 from mlcpu.records.config import DEFAULT_ESTIMATORS, make_configs
@@ -39,6 +39,12 @@ HELP = "train model configurations under each strategy; report time, speedup and
 
 def add_parser(commands: Any) -> None:
     parser = commands.add_parser("run", help=HELP, description=HELP)
+    add_workload_arguments(parser)
+    add_execution_arguments(parser)
+
+
+def add_workload_arguments(parser: argparse.ArgumentParser) -> None:
+    """What to train: the options ``build_workload`` reads (shared with ``mlcpu plan``)."""
     data = parser.add_argument_group("workload")
     data.add_argument(
         "--dataset",
@@ -96,13 +102,17 @@ def add_parser(commands: Any) -> None:
     data.add_argument(
         "--seed", type=_args.seed, default=0, help="seed for data, split and models (default: 0)"
     )
+
+
+def add_execution_arguments(parser: argparse.ArgumentParser) -> None:
     execution = parser.add_argument_group("execution")
     execution.add_argument(
         "--strategies",
         type=_args.strategy_list,
         default=DEFAULT_STRATEGIES,
         metavar="NAME,NAME|all",
-        help=f"{', '.join(registry.names())}, or all (default: {','.join(DEFAULT_STRATEGIES)})",
+        help=f"{', '.join(registry.names())}, or all; a plan on Dask: "
+        f"{', '.join(registry.variants())} (default: {','.join(DEFAULT_STRATEGIES)})",
     )
     execution.add_argument(
         "--workers",
@@ -188,8 +198,13 @@ def build_workload(args: argparse.Namespace) -> Workload:
 
 
 def strategy_options(args: argparse.Namespace) -> dict[str, Any]:
-    if args.scheduler is not None and "dask" not in args.strategies:
-        raise InputError("--scheduler applies to the dask strategy only")
+    on_dask = [s for s in args.strategies if s == "dask" or s.endswith("@dask")]
+    if args.scheduler is not None and not on_dask:
+        raise InputError("--scheduler applies to strategies on Dask only (dask, NAME@dask)")
+    scheduler = configured_scheduler(args.scheduler) if on_dask else None
+    warning = insecure_warning(scheduler) if scheduler else None
+    if warning:
+        print(f"mlcpu: warning: {warning}", file=sys.stderr)
     return {
         "workers": args.workers,
         "start_method": args.start_method,

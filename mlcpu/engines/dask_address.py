@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import socket
 
 from mlcpu.errors import InputError
 
@@ -37,3 +39,30 @@ def configured_scheduler(given: str | None) -> str | None:
         return scheduler_address(given)
     from_env = os.environ.get(SCHEDULER_ENV, "").strip()
     return scheduler_address(from_env, SCHEDULER_ENV) if from_env else None
+
+
+def insecure_warning(address: str) -> str | None:
+    """The warning for a plain ``tcp://`` scheduler off this machine (None: TLS or loopback).
+
+    Dask moves pickles: whoever reaches such a scheduler can run code on every worker.
+    """
+    scheme, _, rest = address.partition("://")
+    if scheme != "tcp" or _is_loopback(rest.rpartition(":")[0].strip("[]")):
+        return None
+    return (
+        f"the Dask scheduler at {address} is reached over plain TCP: the traffic is neither "
+        "authenticated nor encrypted, and anyone who can reach it can run code on every "
+        "worker; use tls:// with certificates (README: Running on a cluster)"
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    try:
+        found = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except OSError:
+        return False
+    return bool(found) and all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in found)

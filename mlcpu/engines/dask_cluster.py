@@ -11,10 +11,10 @@ on it; one run's submissions and failures are ``mlcpu.engines.dask_run``.
   path, meaningless on another host); the embedded cluster's workers run on this host and map
   the one shared copy. Each task carries a unit without its data and a reference to the
   scattered data, nothing more.
-- mlcpu keeps no more tasks in flight than the cluster has worker threads, in the plan's order
-  (largest first). A free thread therefore always takes the next unit (greedy longest-first,
-  as a pool would), no worker holds a queued task that its death could take along, and a task
-  starts as soon as it is submitted.
+- mlcpu hands each unit to a worker with a free thread, in the plan's order (largest first),
+  and no more units than threads: a free thread takes the next unit as soon as its last one
+  ends (greedy longest-first, as a pool would), no unit waits behind a busy worker while
+  another idles, and none is queued where a worker's death could take it along.
 - Each forest trains with ``n_jobs=1`` inside its task (``mlcpu.training.units.execute``) and no
   Dask joblib backend is ever activated, so scikit-learn's own joblib work never fans out into
   extra Dask tasks.
@@ -158,12 +158,23 @@ class DaskEngine(Engine):
                 processes=True,
                 host="127.0.0.1",
                 dashboard_address=None,
+                # Its health/metrics server still listens; a free port, not 8787, so a second
+                # cluster on this machine starts without "Port 8787 is already in use".
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                 # mlcpu reports a dead worker or a stopped task itself, in one line.
                 silence_logs=logging.CRITICAL,
             )
             self._client = distributed.Client(self._cluster, set_as_default=False)
 
     def _connect(self) -> None:
+        tls = ("distributed.comm.tls.ca-file", "distributed.comm.tls.client.cert")
+        if str(self.scheduler).startswith("tls://") and not all(map(dask.config.get, tls)):
+            # Checked first: a Client that fails on a missing ssl context hangs at exit.
+            raise InputError(
+                f"cannot reach the Dask scheduler at {self.scheduler!r}: tls:// needs Dask's "
+                "TLS configuration (DASK_DISTRIBUTED__COMM__TLS__CA_FILE and the client's "
+                "certificate and key; README: Running on a cluster)"
+            )
         try:
             self._client = distributed.Client(
                 self.scheduler, set_as_default=False, timeout=CONNECT_TIMEOUT_S
@@ -226,13 +237,13 @@ class DaskEngine(Engine):
         self._data = (dataset, future)
         return future
 
-    def capacity(self) -> int:
-        """Worker threads in the cluster right now; waits (bounded) while there are none."""
+    def capacity(self) -> dict[str, int]:
+        """Threads per worker in the cluster right now; waits (bounded) while there are none."""
         deadline = time.monotonic() + NO_WORKERS_TIMEOUT_S
         while True:
-            threads = sum(self.client.nthreads().values())
+            threads = {str(w): int(n) for w, n in self.client.nthreads().items() if n}
             if threads:
-                return int(threads)
+                return threads
             if time.monotonic() > deadline:
                 raise TaskError(
                     f"{self.strategy}: the cluster has had no workers for "

@@ -43,7 +43,7 @@ class Cluster(Protocol):
     @property
     def client(self) -> Any: ...
 
-    def capacity(self) -> int: ...
+    def capacity(self) -> dict[str, int]: ...
 
     def scattered(self, dataset: Any) -> Any: ...
 
@@ -78,11 +78,18 @@ def _processing_on(key: str, dask_scheduler: Any = None) -> str | None:
 class _Flight:
     unit: Any
     key: str
-    started: float  # when it was submitted: a free worker thread was waiting for it
+    worker: str  # the worker thread that was free for it
+    started: float  # when it was submitted: that thread was waiting for it
 
 
 class DaskRun:
-    """One run: keeps as many units in flight as the cluster has threads, in the plan's order."""
+    """One run: every free worker thread gets the next unit at once, in the plan's order.
+
+    Each unit is sent to a worker with a free thread (a loose restriction: if that worker
+    disappears the scheduler may place it elsewhere), so no unit queues behind a busy worker
+    while another idles, and none is held by a worker whose death could take it along. When
+    a unit ends, its thread is free and takes the next unit in the same pass of the loop.
+    """
 
     def __init__(
         self, owner: Cluster, units: Sequence[Any], fn: JobFunction, settle: Settle
@@ -94,7 +101,7 @@ class DaskRun:
         self.token = uuid.uuid4().hex[:8]
         self.local_host = socket.gethostname()
         self.pending = deque(units)
-        self.window: int | None = None  # worker threads; None: ask the cluster again
+        self.slots: dict[str, int] | None = None  # threads per worker; None: ask again
         self.in_flight: dict[Any, _Flight] = {}
         self.done: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.finished: dict[int, TaskResult] = {}
@@ -117,12 +124,18 @@ class DaskRun:
     def fill(self) -> None:
         if not self.pending:
             return
-        if self.window is None or len(self.in_flight) < self.window:
-            self.window = self.owner.capacity()
-        while self.pending and len(self.in_flight) < self.window:
-            self.submit(self.pending.popleft())
+        if self.slots is None:
+            self.slots = self.owner.capacity()
+        busy: dict[str, int] = {}
+        for flight in self.in_flight.values():
+            busy[flight.worker] = busy.get(flight.worker, 0) + 1
+        for worker, threads in self.slots.items():
+            for _ in range(threads - busy.get(worker, 0)):
+                if not self.pending:
+                    return
+                self.submit(self.pending.popleft(), worker)
 
-    def submit(self, unit: Any) -> None:
+    def submit(self, unit: Any, worker: str) -> None:
         data = self.owner.scattered(unit.dataset)
         key = f"mlcpu-train-{unit.config.n_estimators}-{self.token}-{unit.index}"
         future = self.owner.client.submit(
@@ -133,8 +146,10 @@ class DaskRun:
             key=key,
             priority=-unit.index,
             pure=False,
+            workers=[worker],
+            allow_other_workers=True,
         )
-        self.in_flight[future] = _Flight(unit, key, time.perf_counter())
+        self.in_flight[future] = _Flight(unit, key, worker, time.perf_counter())
         future.add_done_callback(self.done.put)
 
     # -- outcomes -----------------------------------------------------------------------------
@@ -142,7 +157,6 @@ class DaskRun:
         flight = self.in_flight.pop(future, None)
         if flight is None:
             return  # cancelled by this run (timeout) and already reported
-        self.window = None
         if future.status == "finished":
             placed: Placed = future.result()
             outcome = placed.outcome
@@ -153,6 +167,7 @@ class DaskRun:
                 record = outcome.result
             self.record(flight, record, placed.worker, placed.host)
             return
+        self.slots = None  # a worker may have gone: ask the cluster again
         error = future.exception() if future.status == "error" else None
         if isinstance(error, distributed.KilledWorker):
             self.on_worker_died(flight, error)
@@ -210,7 +225,7 @@ class DaskRun:
             if address is None:
                 continue  # not running yet (or finishing right now): nothing to stop
             del self.in_flight[future]
-            self.window = None
+            self.slots = None
             stopped_at = time.perf_counter()
             future.cancel()
             owner = self.owner

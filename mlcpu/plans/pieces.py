@@ -96,6 +96,8 @@ class Assembly:
             pid=main.pid,
             started=started,
             ended=ended,
+            worker=main.worker,
+            host=main.host,
             error=self.error,
             extra={
                 "pieces": len(self.records),

@@ -26,6 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from mlcpu.data.datasets import Dataset
 from mlcpu.plans.base import Emit, Plan
+from mlcpu.plans.schedule import Costs, Piece, finish_time
 from mlcpu.records.config import TaskConfig
 from mlcpu.records.task import TaskResult
 from mlcpu.training import forests
@@ -136,6 +137,23 @@ class SweepPlan:
         return grouped + sum(c.n_estimators for _, c in self.whole)
 
 
+def predicted_s(sweep: SweepPlan, workers: int, costs: Costs) -> float:
+    """When the sweep's chunks end if each free worker takes the next, largest first.
+
+    Chunks send back tree probabilities, not trees, and the parent only adds them up: neither
+    is modelled (both are far smaller than a tree's training on the measured workloads).
+    """
+    chunks = [
+        Piece(number, start, stop)
+        for number, group in enumerate(sweep.groups)
+        for start, stop in group.chunks
+    ]
+    chunks += [Piece(-1, 0, config.n_estimators) for _, config in sweep.whole]
+    chunks.sort(key=lambda piece: -piece.trees)
+    trees_only = Costs(per_tree_s=costs.per_tree_s, per_piece_s=costs.per_piece_s)
+    return finish_time(chunks, workers, trees_only)
+
+
 def plan_sweep(configs: Sequence[TaskConfig], workers: int, chunks_per_worker: int) -> SweepPlan:
     """Group configurations by everything but their size and cut each largest forest into chunks.
 
@@ -235,6 +253,8 @@ class _GroupScore:
             started=started,
             ended=ended,
             thread=last.thread,
+            worker=last.worker,
+            host=last.host,
             extra=self._extra(config),
             estimator=estimator,
         )

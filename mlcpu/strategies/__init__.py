@@ -4,6 +4,10 @@ Every strategy is registered by import path (``"module:Class"``) and imported on
 asked for, so listing the names imports no engine, and a strategy whose optional packages are
 missing is still listed and, when chosen, fails with an error naming the extra to install.
 A strategy's summary and options come from its class only.
+
+A strategy registered with ``engines`` can also run its plan on another engine under the name
+``NAME@ENGINE`` (``balanced@dask``): made on first use from the strategy's class by that
+engine's module, and not part of ``names()`` (nor of ``--strategies all``).
 """
 
 from __future__ import annotations
@@ -21,17 +25,24 @@ if TYPE_CHECKING:
 __all__ = [
     "Strategy",
     "available",
+    "choices",
     "create",
     "create_shared",
     "get",
+    "known",
     "names",
     "options",
     "register",
     "register_lazy",
     "summaries",
+    "variants",
 ]
 
 _registry: dict[str, type[Strategy] | str] = {}
+# Engines a registered plan can move to, by name, and the function that moves it there.
+_ENGINES: dict[str, str] = {"dask": "mlcpu.strategies.on_dask:on_dask"}
+_movable: dict[str, tuple[str, ...]] = {}
+_moved_classes: dict[str, type[Strategy]] = {}
 
 
 def register(cls: type[Strategy]) -> type[Strategy]:
@@ -40,9 +51,31 @@ def register(cls: type[Strategy]) -> type[Strategy]:
     return cls
 
 
-def register_lazy(name: str, import_path: str) -> None:
-    """Add a strategy imported only when chosen: ``import_path`` is ``"module:Class"``."""
+def register_lazy(name: str, import_path: str, *, engines: tuple[str, ...] = ()) -> None:
+    """Add a strategy imported only when chosen: ``import_path`` is ``"module:Class"``.
+
+    ``engines`` names the other engines its plan runs on, as ``NAME@ENGINE``.
+    """
     _registry[name] = import_path
+    unknown = [e for e in engines if e not in _ENGINES]
+    if unknown:
+        raise ValueError(f"no engine {unknown[0]!r}; engines: {', '.join(_ENGINES)}")
+    _movable[name] = engines
+
+
+def variants() -> list[str]:
+    """Every ``NAME@ENGINE``: a registered plan on another engine."""
+    return [f"{name}@{engine}" for name, engines in _movable.items() for engine in engines]
+
+
+def known(name: str) -> bool:
+    """Whether ``name`` is a registered strategy or one of its engine variants."""
+    return name in _registry or name in variants()
+
+
+def choices() -> str:
+    """The valid names, for an error message."""
+    return f"{', '.join(names())} (or 'all'), or a plan on Dask: {', '.join(variants())}"
 
 
 def names() -> list[str]:
@@ -57,17 +90,26 @@ def summaries() -> dict[str, str]:
 
 def get(name: str) -> type[Strategy]:
     """The class registered as ``name``; an unknown name lists the valid ones."""
+    if name in variants():
+        if name not in _moved_classes:
+            _moved_classes[name] = _moved(*name.split("@"))
+        return _moved_classes[name]
     try:
         entry = _registry[name]
     except KeyError:
-        raise InputError(
-            f"unknown strategy {name!r}; choose from {', '.join(names())} (or 'all')"
-        ) from None
+        raise InputError(f"unknown strategy {name!r}; choose from {choices()}") from None
     if isinstance(entry, str):
         module_name, _, attr = entry.partition(":")
         entry = getattr(importlib.import_module(module_name), attr)
         _registry[name] = entry
     return entry
+
+
+def _moved(name: str, engine: str) -> type[Strategy]:
+    module_name, _, attr = _ENGINES[engine].partition(":")
+    move = getattr(importlib.import_module(module_name), attr)
+    moved: type[Strategy] = move(get(name))
+    return moved
 
 
 def available(name: str) -> bool:
@@ -117,7 +159,9 @@ def create_shared(name: str, shared: Mapping[str, Any]) -> Strategy:
     given = {key: value for key, value in shared.items() if value is not None}
     for key in given:
         if key not in accepted and not any(
-            key in options(other) for other in names() if other != name and available(other)
+            key in options(other)
+            for other in [*names(), *variants()]
+            if other != name and available(other)
         ):
             raise InputError(
                 f"no strategy has an option {key!r}; {name!r} accepts {', '.join(accepted)}"
@@ -133,6 +177,8 @@ def __getattr__(attr: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
 
 
+# Our own plans run on Dask too; the others are defined by their engine (joblib is loky).
+_PLANS_THAT_MOVE = ("incremental", "balanced", "auto")
 for _name, _path in (
     ("sequential", "mlcpu.strategies.inprocess:SequentialStrategy"),
     ("joblib", "mlcpu.strategies.pools:JoblibStrategy"),
@@ -144,4 +190,4 @@ for _name, _path in (
     ("auto", "mlcpu.strategies.auto:AutoStrategy"),
     ("dask", "mlcpu.strategies.on_dask:DaskStrategy"),
 ):
-    register_lazy(_name, _path)
+    register_lazy(_name, _path, engines=("dask",) if _name in _PLANS_THAT_MOVE else ())
