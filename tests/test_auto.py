@@ -28,9 +28,9 @@ def test_same_accuracy_as_sequential_and_the_choice_is_explained(auto, sequentia
     results = auto.run(iris_workload)
     assert [r.accuracy for r in results] == [r.accuracy for r in sequential.run(iris_workload)]
     choice = auto.result_extra()["choice"]
-    assert choice["strategy"] in {"sequential", "balanced"}
+    assert choice["strategy"] in {"sequential", "balanced", "incremental"}
     assert choice["reason"].startswith(f"chose {choice['strategy']}: ")
-    assert set(choice["predicted_s"]) == {"sequential", "balanced"}
+    assert set(choice["predicted_s"]) == {"sequential", "balanced", "incremental"}
     assert choice["probe_s"] > 0
 
 
@@ -77,5 +77,43 @@ def test_the_choice_reaches_the_results_json(iris_workload):
     document = Runner(iris_workload, ["sequential", "auto"], workers=2).run().to_dict()
     record = document["strategies"][1]
     assert record["name"] == "auto"
-    assert record["choice"]["strategy"] in {"sequential", "balanced"}
-    assert record["options"]["candidates"] == ["sequential", "balanced"]
+    assert record["choice"]["strategy"] in {"sequential", "balanced", "incremental"}
+    assert record["options"]["candidates"] == ["sequential", "balanced", "incremental"]
+
+
+@pytest.mark.parametrize(
+    ("balanced_s", "incremental_s", "expected"),
+    [(0.5, 0.2, "incremental"), (0.3, 0.4, "balanced"), (0.9, 0.95, "sequential")],
+)
+def test_the_fastest_predicted_plan_is_chosen(
+    auto, iris_workload, balanced_s, incremental_s, expected
+):
+    parallel = auto._decide(iris_workload, 1.0, balanced_s, pieces=4, prefixes_s=incremental_s)
+    assert parallel == (expected != "sequential")
+    choice = auto._choice
+    assert choice["strategy"] == expected
+    assert choice["predicted_s"] == {
+        "sequential": 1.0,
+        "balanced": balanced_s,
+        "incremental": incremental_s,
+    }
+    assert "vs 1 s sequential" in choice["reason"]
+
+
+def test_sizes_that_share_a_forest_run_as_prefixes_when_predicted_fastest(auto, sequential):
+    """The tutorial sweep on digits: prefixes train 200 trees instead of 360; whatever auto
+    picks, it says so, and the forests are the sequential ones."""
+    from mlcpu.data.datasets import load_dataset
+    from mlcpu.records.config import make_configs
+    from mlcpu.training.workload import Workload
+
+    workload = Workload(load_dataset("digits", seed=0), make_configs([10, 50, 100, 200]), 0)
+    results = auto.run(workload)
+    choice = auto.result_extra()["choice"]
+    predicted = choice["predicted_s"]
+    assert predicted["incremental"] is not None
+    fastest = min(("balanced", "incremental"), key=lambda name: predicted[name])
+    assert choice["strategy"] in {"sequential", fastest}, choice
+    if choice["strategy"] == "incremental":
+        assert auto.result_extra()["trees_trained"] == 200
+    assert [r.accuracy for r in results] == [r.accuracy for r in sequential.run(workload)]

@@ -1,5 +1,5 @@
 """Subcommands of the ``mlcpu`` command line; each module adds its parser and a handler."""
 
-from mlcpu.commands import compare, gate, report, run, sweep
+from mlcpu.commands import compare, gate, plan, report, run, sweep
 
-COMMANDS = [run, sweep, report, compare, gate]
+COMMANDS = [run, plan, sweep, report, compare, gate]

@@ -64,6 +64,13 @@ class PiecePlanner:
             trips.append(time.perf_counter() - began)
         self.per_piece_s = statistics.median(trips)
 
+    def costs_for(self, workload: Workload) -> Costs:
+        """This workload's costs as the probe measures them (a custom model: refused)."""
+        _, costs, _ = self._probe(workload)
+        if costs is None:
+            raise InputError("no configuration of this workload can be cut into trees to probe")
+        return costs
+
     def prepare(
         self, workload: Workload
     ) -> tuple[dict[int, TaskResult], Schedule | None, Costs | None]:

@@ -1,14 +1,17 @@
-"""``auto``: pick, per workload and machine, the strategy expected to be fastest.
+"""``auto``: pick, per workload and machine, the plan expected to be fastest.
 
-The candidates are ``sequential`` and ``balanced``: on the measured workloads (iris, digits,
-synthetic; see ``docs/measured-facts.md``) tree-level pieces over a warm fork pool are never behind
-joblib, multiprocessing, threads or scikit-learn's ``n_jobs``, so the real question is only
-whether a pool pays at all. ``balanced``'s own probe (the first tree of the largest forest,
-trained here and kept) gives the per-tree cost; the fixed cost of a piece on the pool was
-measured at start-up. From those, both times are predicted and the smaller one runs.
+The candidates are ``sequential``, ``balanced`` (pieces of trees) and ``incremental`` (one
+forest per model, every smaller size its prefix) where configurations differ only in their
+number of trees: on the measured workloads (iris, digits, synthetic; see
+``docs/measured-facts.md``) tree-level plans over a warm fork pool were never behind joblib,
+multiprocessing, threads or scikit-learn's ``n_jobs``, so the question is which tree-level
+plan, and whether a pool pays at all. ``balanced``'s probe (the first tree of each model's
+largest forest, trained here) gives the per-tree cost; the fixed cost of a unit on the pool was
+measured at start-up. From those, every candidate's time is predicted and the fastest runs.
 
-The fork pool starts eagerly (it costs milliseconds). Where only spawning pools exist it is
-started on the first workload whose predicted saving exceeds its start-up cost.
+The fork pool starts eagerly (it costs milliseconds), as does a cluster (``auto@dask``). Where
+only spawning pools exist it is started on the first workload whose predicted saving exceeds
+its start-up cost.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from mlcpu.engines.base import Engine
 from mlcpu.engines.inprocess import InProcessEngine
 from mlcpu.engines.supervised import ForkPoolEngine
 from mlcpu.plans.piece_costs import PiecePlanner
+from mlcpu.plans.prefixes import DEFAULT_CHUNKS_PER_WORKER, PrefixPlan, plan_sweep, predicted_s
 from mlcpu.plans.whole import WholePlan
 from mlcpu.records.task import TaskResult
 from mlcpu.strategies.balanced import run_pieces
@@ -26,6 +30,8 @@ from mlcpu.strategies.base import Strategy
 from mlcpu.training import forests
 from mlcpu.training.workload import Workload
 
+# The plans auto chooses among, by the name of the strategy that runs each alone.
+CANDIDATES = ("sequential", "balanced", "incremental")
 # What starting a spawning pool costs (fresh interpreters importing scikit-learn).
 SPAWN_STARTUP_S = 2.0
 # The pool must be predicted at least this much faster. The prediction leaves out that two
@@ -39,7 +45,7 @@ class AutoStrategy(Strategy):
     name = "auto"
     summary = (
         "chooses for this workload and machine: sequential when no pool pays for its cost, "
-        "else balanced (trees over a warm fork pool); says which and why"
+        "else incremental where sizes share a forest, or balanced; says which and why"
     )
     uses_processes = True
     supervised = True
@@ -50,25 +56,22 @@ class AutoStrategy(Strategy):
         self.in_process = InProcessEngine(1, self.policy)
         self._choice: dict[str, Any] = {}
 
-    @property
-    def start_method(self) -> str:
-        return self.engine.start_method  # type: ignore[attr-defined, no-any-return]
-
     def describe(self) -> dict[str, Any]:
-        return {"candidates": ["sequential", "balanced"], "start_method": self.start_method}
+        return {"candidates": list(CANDIDATES), **self.engine.describe()}
 
     def result_extra(self) -> dict[str, Any]:
         schedule = {"schedule": dict(self.planner.last)} if self.planner.last else {}
-        return {"choice": dict(self._choice), **schedule}
+        return {"choice": dict(self._choice), **schedule, **super().result_extra()}
 
     def _make_engine(self, workers: int) -> Engine:
         return ForkPoolEngine(workers, self.policy)
 
     def _start(self) -> None:
         self.planner.measure_fit_overhead()
-        if self.start_method == "fork":
+        # A fork pool costs milliseconds and a cluster was asked for: both start now. A
+        # spawning pool starts later, if a workload pays for it.
+        if getattr(self.engine, "start_method", "fork") == "fork":
             self._start_pool()
-        # else the pool starts later, if a workload pays for it
 
     def _start_pool(self) -> None:
         self.engine.start()
@@ -88,15 +91,28 @@ class AutoStrategy(Strategy):
             pool_s = schedule.predicted_s
             if not self.engine.started:
                 pool_s += SPAWN_STARTUP_S
+        sweep = plan_sweep(workload.configs, self.workers, DEFAULT_CHUNKS_PER_WORKER)
+        prefixes_s = None
+        if costs is not None and sweep.trees_trained < sweep.trees_requested:
+            prefixes_s = predicted_s(sweep, self.workers, costs)
+            if not self.engine.started:
+                prefixes_s += SPAWN_STARTUP_S
         left = len(schedule.pieces) if schedule is not None else None
-        parallel = self._decide(workload, sequential_s, pool_s, left)
+        self._decide(workload, sequential_s, pool_s, left, prefixes_s=prefixes_s)
         self._choice["probe_s"] = self.planner.last.get("probe_s")
-        if not parallel:
+        chosen = self._choice["strategy"]
+        if chosen == "sequential":
             plan = WholePlan(workload, self.emit, keep_estimators=keep_estimators)
             return self.execute(plan, self.in_process)
         if not self.engine.started:
             self._start_pool()
-        return run_pieces(self, self.planner, workload, firsts, schedule, keep_estimators)
+        if chosen == "balanced":
+            return run_pieces(self, self.planner, workload, firsts, schedule, keep_estimators)
+        with self.engine.prepared(workload) as ready:
+            prefixes = PrefixPlan(
+                ready, self.emit, keep_estimators=keep_estimators, workers=self.workers
+            )
+            return self.execute(prefixes, self.engine)
 
     def _decide(
         self,
@@ -104,8 +120,15 @@ class AutoStrategy(Strategy):
         sequential_s: float | None,
         pool_s: float | None,
         pieces: int | None,
+        *,
+        prefixes_s: float | None = None,
     ) -> bool:
-        """Whether to run on the pool; records the choice and the reason."""
+        """Whether to run on the pool; records the choice (which plan) and the reason.
+
+        ``pool_s`` is balanced's predicted time, ``prefixes_s`` incremental's where
+        configurations share a forest (None where they do not).
+        """
+        chosen = "balanced"
         cuttable = all(forests.supports(c) for c in workload.configs)
         if self.workers < 2:
             parallel, reason = False, "one worker: nothing to run in parallel"
@@ -121,20 +144,30 @@ class AutoStrategy(Strategy):
                 else "a single configuration that cannot be cut into trees"
             )
         else:
-            parallel = pool_s < sequential_s * (1 - REQUIRED_GAIN)
+            plans = {"balanced": pool_s}
+            if prefixes_s is not None:
+                plans["incremental"] = prefixes_s
+            chosen = min(plans, key=lambda name: plans[name])
+            best = plans[chosen]
+            parallel = best < sequential_s * (1 - REQUIRED_GAIN)
             verdict = (
                 "the pool pays"
                 if parallel
                 else f"the pool does not pay by the {REQUIRED_GAIN:.0%} it must to be trusted"
             )
+            others = "".join(f", {plans[n]:.3g} s {n}" for n in plans if n != chosen)
             reason = (
-                f"predicted {pool_s:.3g} s on {self.workers} workers vs {sequential_s:.3g} s "
-                f"sequential: {verdict}"
+                f"predicted {best:.3g} s {chosen} on {self.workers} workers vs "
+                f"{sequential_s:.3g} s sequential{others}: {verdict}"
             )
-        chosen = "balanced" if parallel else "sequential"
+        chosen = chosen if parallel else "sequential"
         self._choice = {
             "strategy": chosen,
             "reason": f"chose {chosen}: {reason}",
-            "predicted_s": {"sequential": sequential_s, "balanced": pool_s},
+            "predicted_s": {
+                "sequential": sequential_s,
+                "balanced": pool_s,
+                "incremental": prefixes_s,
+            },
         }
         return parallel

@@ -1,0 +1,65 @@
+"""``mlcpu plan``: the plans' cost model on W workers, and the command that exposes it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mlcpu.plans.makespan import makespans
+from mlcpu.plans.schedule import Costs
+from mlcpu.records.config import make_configs
+from tests.conftest import run_cli
+
+TUTORIAL = make_configs([10, 50, 100, 200])
+
+
+def test_whole_configurations_saturate_at_total_over_largest():
+    costs = Costs(per_tree_s=0.01, per_piece_s=0.0)
+    many = makespans(TUTORIAL, 128, costs)
+    assert many["sequential"] == pytest.approx(3.6)
+    assert many["sequential"] / many["whole"] == pytest.approx(360 / 200)
+    assert makespans(TUTORIAL, 4, costs)["whole"] == pytest.approx(many["whole"])
+    # Pieces and prefixes keep scaling; prefixes train 200 trees, not 360.
+    assert many["sequential"] / many["pieces"] > 50
+    assert many["prefixes"] < many["pieces"]
+    assert makespans(TUTORIAL, 1, costs)["prefixes"] == pytest.approx(2.0)
+
+
+def test_the_per_unit_cost_ends_the_scaling():
+    cheap, dear = Costs(0.01, 0.0), Costs(0.01, 0.05)
+    assert makespans(TUTORIAL, 128, dear)["pieces"] > 2 * makespans(TUTORIAL, 128, cheap)["pieces"]
+
+
+def test_workers_sharing_cores_share_their_time():
+    costs = Costs(per_tree_s=0.01, per_piece_s=0.0)
+    own = makespans(TUTORIAL, 2, costs)
+    shared = makespans(TUTORIAL, 4, costs, cores=2)
+    assert shared["pieces"] == pytest.approx(own["pieces"], rel=0.05)
+    assert shared["sequential"] == own["sequential"]
+
+
+def test_the_command_measures_and_predicts(tmp_path):
+    path = tmp_path / "plan.json"
+    done = run_cli("plan", "--dataset", "iris", "--workers", "1,2,8,32", "--json", str(path))
+    assert done.returncode == 0, done.stderr
+    assert "Predicted seconds" in done.stdout
+    document = json.loads(path.read_text())
+    assert document["schema"] == "mlcpu.plan/1"
+    rows = {row["workers"]: row["predicted_s"] for row in document["rows"]}
+    assert sorted(rows) == [1, 2, 8, 32]
+    assert len({r["sequential"] for r in rows.values()}) == 1
+    assert rows[8]["whole"] == pytest.approx(rows[32]["whole"])  # 4 configurations: saturated
+    assert rows[32]["prefixes"] < rows[2]["prefixes"]
+    assert document["costs"]["per_tree_s"] > 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["--workers", "0"], "--workers"), (["--cores", "-1"], "--cores")],
+)
+def test_bad_worker_counts_exit_2(args, message):
+    done = run_cli("plan", *args)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert message in done.stderr
