@@ -6,6 +6,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import platform
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -114,3 +116,21 @@ def test_tree_probabilities_match_the_forests_own_predict_proba(iris):
     assert np.array_equal(total / 7, forest.predict_proba(iris.X_test))
     with pytest.raises(ValueError, match="features"):
         tree_probabilities(forest, iris.X_test[:, :2])
+
+
+LEAK = (
+    "from joblib.externals.loky.backend import resource_tracker as tracker\n"
+    "tracker.register('/mlcpu-test-leaked-semaphore', 'semlock')\n"
+)
+
+
+@pytest.mark.parametrize("quieted", [True, False])
+def test_a_trackers_leak_warnings_stay_off_our_stderr(quieted):
+    """A worker killed mid-start leaves semaphores its tracker then warns about at exit, on our
+    stderr, after mlcpu's one-line error. The control (mlcpu not imported) shows the warning."""
+    prefix = "from mlcpu.host import thirdparty; thirdparty.recover_tracker()\n" if quieted else ""
+    done = subprocess.run(
+        [sys.executable, "-c", prefix + LEAK], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert ("leaked semlock" in done.stderr) is not quieted, done.stderr

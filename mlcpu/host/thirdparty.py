@@ -134,9 +134,18 @@ _tracker_seen: int | None = None  # the tracker pid that knows every name in ``_
 _LOKY_SEMAPHORES = "/dev/shm"
 
 
+# The trackers (loky's, and the standard library's for a fork pool) write to our stderr at
+# exit about "leaked" semaphores of a worker that was killed: mlcpu has reported that death in
+# one line already, and the tracker still removes them. A tracker is started with this
+# interpreter's -W options, so this filter, set before any pool starts, reaches it.
+QUIET_TRACKERS = "ignore:resource_tracker:UserWarning"
+
+
 def _tracker() -> Any:
     from joblib.externals.loky.backend import resource_tracker
 
+    if QUIET_TRACKERS not in sys.warnoptions:
+        sys.warnoptions.append(QUIET_TRACKERS)
     return resource_tracker
 
 
