@@ -82,9 +82,6 @@ class Supervisor:
     ) -> None:
         self.backend = backend
         self.policy = policy
-        self.strategy = policy.strategy
-        self.keep_going = policy.keep_going
-        self.task_timeout = policy.task_timeout
         self.emit = emit
 
     def run(self, jobs: Sequence[Any], fn: JobFunction = execute) -> list[TaskResult]:
@@ -210,10 +207,10 @@ class _Run:
         dead = self.backend.dead_workers()
         if not dead:
             return
-        if not self.owner.keep_going:
+        if not self.owner.policy.keep_going:
             process = dead[0]
             raise lost_worker_error(
-                self.owner.strategy, process.pid, exit_code(process), BETWEEN_TASKS
+                self.owner.policy.strategy, process.pid, exit_code(process), BETWEEN_TASKS
             )
         self.backend.restart()  # nothing was lost: keep going on a fresh pool
 
@@ -241,7 +238,7 @@ class _Run:
                 crashed = [c for c in culprits if c[2] != -signal.SIGKILL]
                 if len(crashed) == 1:
                     culprits = crashed
-                elif self.owner.keep_going:
+                elif self.owner.policy.keep_going:
                     # Which one broke the pool cannot be told: all run again (a break that
                     # keeps coming back unexplained is bounded in ``on_pool_broken``).
                     self.unexplained_breaks += 1
@@ -253,8 +250,8 @@ class _Run:
         """A worker running no task died: fail fast, or restart the pool and go on."""
         if self.backend.breaks_on_worker_death and self.death_generation == self.generation:
             return  # the pool killing its other workers after the first death
-        if not self.owner.keep_going:
-            strategy = self.owner.strategy
+        if not self.owner.policy.keep_going:
+            strategy = self.owner.policy.strategy
             raise lost_worker_error(strategy, pid, exitcode, BETWEEN_TASKS, self.completed())
         self.death_generation = self.generation
         if not self.backend.breaks_on_worker_death:
@@ -344,11 +341,11 @@ class _Run:
             if flight.timed_out:  # its worker was stopped for it: settled, not run again
                 self.report_death(flight, flight.pid, None)
         innocent = [f for f in in_flight if not f.timed_out]
-        if not self.owner.keep_going and innocent:
+        if not self.owner.policy.keep_going and innocent:
             labels = [f.job.label for f in innocent]
-            raise pool_stopped_error(self.owner.strategy, labels, self.completed())
+            raise pool_stopped_error(self.owner.policy.strategy, labels, self.completed())
         if self.unexplained_breaks > _MAX_UNEXPLAINED_BREAKS:
-            message = gave_up_message(self.owner.strategy, self.unexplained_breaks)
+            message = gave_up_message(self.owner.policy.strategy, self.unexplained_breaks)
             for flight in innocent:
                 job = flight.job
                 record = TaskResult.unreported(
@@ -371,7 +368,7 @@ class _Run:
                     flight.pid, flight.started = marker
 
     def check_timeouts(self) -> None:
-        timeout = self.owner.task_timeout
+        timeout = self.owner.policy.task_timeout
         if timeout is None:
             return
         now = time.perf_counter()

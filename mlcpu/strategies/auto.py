@@ -87,16 +87,13 @@ class AutoStrategy(Strategy):
                 for c in workload.configs
                 if forests.supports(c)
             )
+        pool_start_s = 0.0 if self.engine.started else SPAWN_STARTUP_S
         if schedule is not None and schedule.predicted_s is not None:
-            pool_s = schedule.predicted_s
-            if not self.engine.started:
-                pool_s += SPAWN_STARTUP_S
-        sweep = plan_sweep(workload.configs, self.workers, DEFAULT_CHUNKS_PER_WORKER)
+            pool_s = schedule.predicted_s + pool_start_s
         prefixes_s = None
+        sweep = plan_sweep(workload.configs, self.workers, DEFAULT_CHUNKS_PER_WORKER)
         if costs is not None and sweep.trees_trained < sweep.trees_requested:
-            prefixes_s = predicted_s(sweep, self.workers, costs)
-            if not self.engine.started:
-                prefixes_s += SPAWN_STARTUP_S
+            prefixes_s = predicted_s(sweep, self.workers, costs) + pool_start_s
         left = len(schedule.pieces) if schedule is not None else None
         self._decide(workload, sequential_s, pool_s, left, prefixes_s=prefixes_s)
         self._choice["probe_s"] = self.planner.last.get("probe_s")
