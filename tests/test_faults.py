@@ -19,7 +19,14 @@ import pytest
 
 import mlcpu
 from mlcpu import strategies
-from tests.conftest import FAULTY, ROOT, as_if_in_the_foreground, cli_env, run_cli
+from tests.conftest import (
+    FAULTY,
+    ROOT,
+    as_if_in_the_foreground,
+    cli_env,
+    is_interpreter_helper,
+    run_cli,
+)
 
 # Every registered strategy whose workers are processes watched by mlcpu's supervisor.
 PROCESS_STRATEGIES = [
@@ -140,14 +147,16 @@ def _wait_for_workers(process: subprocess.Popen[str], count: int) -> list[psutil
         busy = []
         for child in children:
             try:
-                if "resource_tracker" not in " ".join(child.cmdline()) and (
-                    child.cpu_percent(interval=0.1) > 10
-                ):
+                if not is_interpreter_helper(child) and (child.cpu_percent(interval=0.1) > 10):
                     busy.append(child)
             except psutil.Error:
                 continue  # a pool replacing a worker, or the warm-up finishing
         if len(busy) >= count:
             return children
+    for left in [*psutil.Process(process.pid).children(recursive=True), process]:
+        with contextlib.suppress(psutil.Error, ProcessLookupError):
+            left.kill()  # the run must not outlive its test and load the next ones
+    process.communicate(timeout=20)
     pytest.fail("workers never started training")
 
 

@@ -27,7 +27,7 @@ from mlcpu import strategies
 from mlcpu.errors import WorkerDiedError
 from mlcpu.records.config import make_configs
 from mlcpu.training.workload import Workload
-from tests.conftest import FAULTY, INTERPRETER_HELPERS, ROOT, cli_env, worker_children
+from tests.conftest import FAULTY, ROOT, cli_env, is_interpreter_helper, worker_children
 from tests.test_faults import PROCESS_STRATEGIES, _alive
 
 
@@ -35,11 +35,10 @@ def _workers_of(pid: int) -> list[psutil.Process]:
     found = []
     for child in psutil.Process(pid).children(recursive=True):
         try:
-            cmdline = " ".join(child.cmdline())
+            if not is_interpreter_helper(child):
+                found.append(child)
         except psutil.Error:
             continue
-        if not any(helper in cmdline for helper in INTERPRETER_HELPERS):
-            found.append(child)
     return found
 
 
@@ -242,7 +241,7 @@ def test_killed_resource_tracker_prints_no_traceback(tmp_path):
         while not killed and time.monotonic() < deadline and process.poll() is None:
             for child in psutil.Process(process.pid).children():
                 try:
-                    if "resource_tracker" in " ".join(child.cmdline()):
+                    if is_interpreter_helper(child):
                         _kill(child)
                         killed = True
                 except psutil.Error:
