@@ -16,10 +16,12 @@ from mlcpu import strategies as registry
 from mlcpu.data.shared import SharedDataset
 from mlcpu.errors import InputError, TaskError
 from mlcpu.host.machine import machine_info
+from mlcpu.records import search
 from mlcpu.records.ceiling import Ceiling
 from mlcpu.records.results import BASELINE, RunResults, StrategyResult
 from mlcpu.records.task import TaskResult, timer
 from mlcpu.strategies.base import Strategy
+from mlcpu.training.fit import train_task
 from mlcpu.training.workload import Workload, validate
 
 
@@ -136,6 +138,31 @@ class Runner:
             for repeat in range(self.repeat):
                 for strategy, record in zip(self.strategies, records, strict=True):
                     self._run_once(strategy, record, workload, repeat)
+            best = self._refit_best(workload)
+            if best is not None:
+                self.results.extra["best"] = best
+
+    def _refit_best(self, workload: Workload) -> dict[str, Any] | None:
+        """A search's winner, as ``GridSearchCV(refit=True)`` leaves it: the best candidate
+        refit on the whole training split and scored on the held-out split. Done once here,
+        outside every strategy's timing (all strategies score the candidates identically)."""
+        tasks = next((s.tasks for s in self.results.strategies if s.tasks and not s.error), [])
+        if not search.is_search(tasks) or any(t.error for t in tasks):
+            return None
+        best = search.best(search.candidates(tasks))
+        if best is None:
+            return None
+        config = next(
+            t.config.candidate for t in tasks if t.config.candidate.grid_params() == best["params"]
+        )
+        refit = train_task(0, config, workload.dataset, workload.seed)
+        return {
+            "params": best["params"],
+            "mean_test_score": best["mean_test_score"],
+            "rank_test_score": best["rank_test_score"],
+            "test_accuracy": refit.accuracy,
+            "refit_s": refit.seconds,
+        }
 
     def _ceiling(self, workload: Workload) -> Ceiling:
         """Measured once per run, before any pool starts; only when it can be related to a

@@ -108,8 +108,37 @@ def max_depth(text: str) -> int | None:
     return value
 
 
-def model_param(text: str) -> tuple[str, Any]:
-    """``KEY=VALUE``; VALUE is read as JSON when it parses (3, 0.5, true, null), else a string."""
+def max_depths(text: str) -> tuple[int | None, ...]:
+    """``"none,8"`` -> ``(None, 8)``: one or more depths, each a positive integer or none."""
+    parts = [p.strip() for p in text.split(",")]
+    if not text.strip() or any(not p for p in parts):
+        raise argparse.ArgumentTypeError(
+            f"expected depths like 8 or none,8 (positive integers or none), got {text!r}"
+        )
+    depths = tuple(max_depth(p) for p in parts)
+    if len(set(depths)) != len(depths):
+        raise argparse.ArgumentTypeError(f"a depth appears twice in {text!r}")
+    return depths
+
+
+def folds(text: str) -> int:
+    """``--cv K``: at least 2 folds (one fold would train on nothing)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of folds (2 or more), got {text!r}"
+        ) from None
+    if value < 2:
+        raise argparse.ArgumentTypeError(
+            f"cross-validation needs at least 2 folds, got {value} (omit --cv for one split)"
+        )
+    return value
+
+
+def model_param(text: str) -> tuple[str, tuple[Any, ...]]:
+    """``KEY=VALUE[,VALUE...]``; each VALUE is read as JSON when it parses (3, 0.5, true, null),
+    else as a string. Several values make a grid over that parameter."""
     key, sep, raw = text.partition("=")
     key = key.strip()
     if not sep or not key.isidentifier():
@@ -120,11 +149,22 @@ def model_param(text: str) -> tuple[str, Any]:
         raise argparse.ArgumentTypeError(
             f"{key} is set by mlcpu itself (use --estimators, --seed or --workers)"
         )
+    parts = [p.strip() for p in raw.split(",")]
+    if any(not p for p in parts):
+        raise argparse.ArgumentTypeError(
+            f"{key} needs at least one value, none empty: KEY=VALUE or KEY=V1,V2, got {text!r}"
+        )
+    values = tuple(_json_or_text(p) for p in parts)
+    if len({repr(v) for v in values}) != len(values):
+        raise argparse.ArgumentTypeError(f"a value of {key} appears twice in {text!r}")
+    return key, values
+
+
+def _json_or_text(raw: str) -> Any:
     try:
-        value: Any = json.loads(raw)
+        return json.loads(raw)
     except json.JSONDecodeError:
-        value = raw
-    return key, value
+        return raw
 
 
 def unusable_path(text: str) -> str | None:

@@ -22,8 +22,9 @@ from mlcpu.data.datasets import (
 from mlcpu.engines.dask_address import SCHEDULER_ENV, configured_scheduler, insecure_warning
 from mlcpu.errors import InputError, TaskError
 from mlcpu.records import atomic
-from mlcpu.records.config import DEFAULT_ESTIMATORS, make_configs
+from mlcpu.records.config import DEFAULT_ESTIMATORS, make_grid, with_folds
 from mlcpu.records.models import BUILTIN_MODELS, DEFAULT_MODEL
+from mlcpu.training.folds import check_folds
 from mlcpu.training.workload import Workload
 
 if TYPE_CHECKING:
@@ -79,7 +80,8 @@ def add_workload_arguments(parser: argparse.ArgumentParser) -> None:
         type=_args.int_list,
         default=DEFAULT_ESTIMATORS,
         metavar="N,N,...",
-        help="forest sizes to train, one configuration each (default: 10,50,100,200)",
+        help="forest sizes to train, one configuration each (default: 10,50,100,200); with "
+        "other lists below, every combination (scikit-learn's ParameterGrid order)",
     )
     data.add_argument(
         "--model",
@@ -89,15 +91,26 @@ def add_workload_arguments(parser: argparse.ArgumentParser) -> None:
         f"(default: {DEFAULT_MODEL})",
     )
     data.add_argument(
-        "--max-depth", type=_args.max_depth, metavar="N|none", help="maximum tree depth"
+        "--max-depth",
+        type=_args.max_depths,
+        metavar="N|none[,...]",
+        help="maximum tree depth; several (none,8) make a grid",
     )
     data.add_argument(
         "--param",
         type=_args.model_param,
         action="append",
         default=[],
-        metavar="KEY=VALUE",
-        help="any other estimator parameter, e.g. --param min_samples_leaf=3 (repeatable)",
+        metavar="KEY=VALUE[,VALUE]",
+        help="any other estimator parameter, e.g. --param min_samples_leaf=3; several values "
+        "(min_samples_leaf=1,5) make a grid (repeatable)",
+    )
+    data.add_argument(
+        "--cv",
+        type=_args.folds,
+        metavar="K",
+        help="score each candidate by K-fold cross-validation on the training split "
+        "(StratifiedKFold, shuffled with --seed), as GridSearchCV does (default: one split)",
     )
     data.add_argument(
         "--seed", type=_args.seed, default=0, help="seed for data, split and models (default: 0)"
@@ -190,11 +203,20 @@ def build_workload(args: argparse.Namespace) -> Workload:
         seed=args.seed,
         test_size=args.test_size,
     )
-    params = dict(args.param)
+    grid: dict[str, tuple[Any, ...]] = {}
+    for key, values in args.param:
+        if key in grid:
+            raise InputError(f"--param {key} is given twice; list its values once: {key}=V1,V2")
+        grid[key] = values
     if args.max_depth is not None:
-        params["max_depth"] = args.max_depth
-    configs = make_configs(args.estimators, model=args.model, params=params)
-    return Workload(dataset, configs, args.seed)
+        if "max_depth" in grid:
+            raise InputError("max_depth is given by both --max-depth and --param; use one")
+        grid["max_depth"] = args.max_depth
+    configs = make_grid(args.estimators, model=args.model, grid=grid)
+    if args.cv is None:
+        return Workload(dataset, configs, args.seed)
+    check_folds(dataset, args.cv)
+    return Workload(dataset, with_folds(configs, args.cv, args.seed), args.seed, {"cv": args.cv})
 
 
 def strategy_options(args: argparse.Namespace) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from mlcpu.plans.schedule import Piece, Schedule
 from mlcpu.records.config import TaskConfig
 from mlcpu.records.task import TaskResult
 from mlcpu.training import forests
+from mlcpu.training.folds import score_rows
 from mlcpu.training.units import ChunkJob, Job, Outcome, execute, execute_chunk
 from mlcpu.training.workload import Workload
 
@@ -82,8 +83,8 @@ class Assembly:
         accuracy = estimator = None
         if self.error is None:
             estimator = forests.join([self.pieces[s] for s in sorted(self.pieces)])
-            predictions = estimator.predict(dataset.X_test)
-            accuracy = float(np.mean(predictions == dataset.y_test))
+            X, y = score_rows(dataset, self.config)
+            accuracy = float(np.mean(estimator.predict(X) == y))
         self.pieces.clear()
         ended = time.perf_counter()
         main = max(self.records, key=trees_of)

@@ -30,6 +30,7 @@ from mlcpu.plans.schedule import Costs, Piece, finish_time
 from mlcpu.records.config import TaskConfig
 from mlcpu.records.task import TaskResult
 from mlcpu.training import forests
+from mlcpu.training.folds import score_rows
 from mlcpu.training.units import ChunkJob, Failure, Job, Outcome, begin_chunk, chunk_record, execute
 from mlcpu.training.workload import Workload
 
@@ -88,7 +89,7 @@ def execute_prefix_chunk(job: PrefixChunkJob) -> Outcome:
     started, cpu = begin_chunk(job)
     try:
         piece = forests.fit_trees(job.config, job.dataset, job.seed, job.start, job.stop)
-        proba = tree_probabilities(piece, job.dataset.X_test)
+        proba = tree_probabilities(piece, score_rows(job.dataset, job.config)[0])
     except Exception as exc:
         return Outcome(job.index, failure=Failure.from_exception(exc, started))
     record = chunk_record(
@@ -160,14 +161,13 @@ def plan_sweep(configs: Sequence[TaskConfig], workers: int, chunks_per_worker: i
     One chunk size for the whole sweep (trees trained / (workers x chunks_per_worker)), so a
     small forest is one chunk while the big ones are spread over every worker.
     """
-    groups: dict[tuple[str, tuple[tuple[str, Any], ...]], ForestGroup] = {}
+    groups: dict[tuple[Any, ...], ForestGroup] = {}
     whole: list[tuple[int, TaskConfig]] = []
     for index, config in enumerate(configs):
         if not forests.supports(config):
             whole.append((index, config))
             continue
-        key = (config.model, config.params)
-        group = groups.setdefault(key, ForestGroup(config, []))
+        group = groups.setdefault(config.family, ForestGroup(config, []))
         group.members.append((index, config))
         if config.n_estimators > group.largest.n_estimators:
             group.largest = config
@@ -185,7 +185,7 @@ class _GroupScore:
 
     def __init__(self, group: ForestGroup, dataset: Dataset) -> None:
         self.group = group
-        self.y_test = dataset.y_test
+        self.y_test = score_rows(dataset, group.largest)[1]
         self.settled: dict[int, TaskResult] = {}
         self.next_chunk = 0
         self.next_member = 0

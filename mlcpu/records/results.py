@@ -13,7 +13,7 @@ from typing import Any
 
 from mlcpu._version import __version__
 from mlcpu.errors import InputError
-from mlcpu.records import schemas
+from mlcpu.records import schemas, search
 from mlcpu.records.ceiling import Ceiling
 from mlcpu.records.task import TaskResult
 
@@ -86,6 +86,8 @@ class StrategyResult:
             ],
             **self.extra,
         }
+        if search.is_search(self.tasks):
+            record["candidates"] = search.candidates(self.tasks)
         if self.error is not None:
             record["error"] = self.error
         return record
@@ -98,7 +100,7 @@ class StrategyResult:
         ]
         if not runs and record.get("tasks"):
             runs = [[TaskResult.from_dict(t, i) for i, t in enumerate(record["tasks"])]]
-        known = set(cls.__dataclass_fields__) | {"elapsed_s", "tasks"}
+        known = set(cls.__dataclass_fields__) | {"elapsed_s", "tasks", "candidates"}
         return cls(
             name=record["name"],
             label=record.get("label", record["name"]),
@@ -176,7 +178,7 @@ class RunResults:
                 for task in run:
                     if task.accuracy is None:
                         continue
-                    key = (task.config.model, task.config.n_estimators, task.config.params)
+                    key = (task.config.n_estimators, *task.config.family)
                     first = seen.setdefault(key, (result.name, task.accuracy))
                     if not math.isclose(first[1], task.accuracy, rel_tol=0, abs_tol=1e-12):
                         problems.append(

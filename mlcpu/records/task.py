@@ -134,7 +134,9 @@ class TaskResult:
             "start_s": self.start_s,
             "end_s": self.end_s,
         }
-        if self.config.model != DEFAULT_MODEL or self.config.params:
+        if self.config.fold is not None:
+            record["fold"] = self.config.fold.index
+        if self.config.model != DEFAULT_MODEL or self.config.params or self.config.fold:
             record["config"] = self.config.as_dict()
         for key in ("worker", "host", "error"):
             value = getattr(self, key)
@@ -146,15 +148,12 @@ class TaskResult:
     @classmethod
     def from_dict(cls, record: dict[str, Any], index: int) -> TaskResult:
         config_record = record.get("config")
-        if config_record:
-            config = TaskConfig(
-                config_record["n_estimators"],
-                model=config_record.get("model", DEFAULT_MODEL),
-                params=tuple((config_record.get("params") or {}).items()),
-            )
-        else:
-            config = TaskConfig(record["n_estimators"])
-        known = {f for f in cls.__dataclass_fields__} | {"n_estimators", "config"}
+        config = (
+            TaskConfig.from_dict(config_record)
+            if config_record
+            else TaskConfig(record["n_estimators"])
+        )
+        known = {f for f in cls.__dataclass_fields__} | {"n_estimators", "config", "fold"}
         return cls(
             index=index,
             config=config,

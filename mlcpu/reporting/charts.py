@@ -1,6 +1,7 @@
 """Which charts a result gets, one by one or composed into one overview picture, and writing them.
 
-A run gets a speedup chart, a timeline and accuracy vs n_estimators. A sweep gets its scaling
+A run gets a speedup chart, a timeline and accuracy vs n_estimators (a cross-validated search:
+its mean score vs n_estimators, with error bars, instead). A sweep gets its scaling
 chart, accuracy for every size, and the speedup chart and timeline of its largest size.
 """
 
@@ -13,7 +14,8 @@ from mlcpu.errors import InputError
 from mlcpu.records import atomic
 from mlcpu.records.results import RunResults
 from mlcpu.records.sweeps import Sweep
-from mlcpu.reporting import _mpl, accuracy, scaling, speedup, timeline
+from mlcpu.reporting import _mpl, accuracy, scaling, search_chart, speedup, timeline
+from mlcpu.reporting.candidates import candidate_records
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -39,7 +41,10 @@ def figures(source: Source) -> dict[str, Figure]:
     detail = _detail(source)
     found["speedup"] = speedup.figure(detail)
     found["timeline"] = timeline.figure(detail)
-    found["accuracy"] = accuracy.figure(_runs(source))
+    if candidate_records(detail):  # a fold's accuracy is one score of many: draw the search
+        found["search"] = search_chart.figure(detail)
+    else:
+        found["accuracy"] = accuracy.figure(_runs(source))
     return found
 
 
@@ -60,7 +65,10 @@ def overview(source: Source) -> Figure:
             scaling.draw(parts.pop(0), source)
         left, right = parts[0].subfigures(1, 2, width_ratios=[1.5, 1])
         speedup.draw(left, detail)
-        accuracy.draw(right, _runs(source))
+        if candidate_records(detail):
+            search_chart.draw(right, detail)
+        else:
+            accuracy.draw(right, _runs(source))
         timeline.fit_labels(fig, timeline.draw(parts[1], detail))
     return fig
 

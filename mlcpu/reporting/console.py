@@ -11,6 +11,7 @@ from rich.table import Table
 from mlcpu.records.ceiling import Ceiling
 from mlcpu.records.results import RunResults
 from mlcpu.records.task import TaskResult
+from mlcpu.reporting import candidates
 from mlcpu.reporting.lines import (
     ceiling_line,
     machine_line,
@@ -119,6 +120,12 @@ def summary_table(results: RunResults) -> Table:
 def print_summary(console: Console, results: RunResults) -> None:
     console.print()
     console.print(summary_table(results))
+    table = candidates.candidates_table(results)
+    if table is not None:
+        console.print(table)
+        best = candidates.best_line(results)
+        if best:
+            console.print(best, highlight=False)
     if results.ceiling is not None and results.ceiling.ratio is not None:
         console.print(
             ceiling_line(results.ceiling) + "; of ceiling = speedup / ceiling", highlight=False

@@ -17,6 +17,7 @@ from mlcpu.records import atomic
 from mlcpu.records.results import RunResults
 from mlcpu.records.sweeps import Sweep
 from mlcpu.reporting import _mpl, charts
+from mlcpu.reporting.candidates import best_line, candidate_records, params_text
 from mlcpu.reporting.captions import workload_caption
 from mlcpu.reporting.lines import ceiling_line, of_ceiling_text
 
@@ -66,6 +67,7 @@ def page(source: RunResults | Sweep) -> str:
             "Charts",
             "".join(_figure(name, _mpl.to_image(fig)) for name, fig in figures.items()),
         ),
+        _section("Candidates", _candidates(detail)),
         _section("Tasks", _task_tables(detail)),
         _section("Workload", _facts_table(_workload_facts(detail.workload))),
         _section("Machine", _facts_table(_machine_facts(detail.machine))),
@@ -107,6 +109,25 @@ def _header(source: RunResults | Sweep, detail: RunResults, status: str) -> str:
         mismatches = "; ".join(detail.accuracy_mismatches())
         lines.append(f'<p class="status-bad">Accuracy differs: {_e(mismatches)}</p>')
     return "\n".join(lines)
+
+
+def _candidates(results: RunResults) -> str:
+    records = candidate_records(results)
+    if not records:
+        return ""
+    rows = [
+        (
+            r["rank_test_score"],
+            params_text(r["params"]),
+            _n(r["mean_test_score"], ".4f"),
+            _n(r["std_test_score"], ".4f"),
+            " ".join(_n(x, ".4f") for x in r["split_test_scores"]),
+        )
+        for r in sorted(records, key=lambda r: r["rank_test_score"])
+    ]
+    best = best_line(results)
+    table = _table(["rank", "params", "mean test score", "std", "fold scores"], rows, 2)
+    return table + (f"<p>{_e(best)}</p>\n" if best else "")
 
 
 def _section(title: str, body: str) -> str:

@@ -189,5 +189,6 @@ for _name, _path in (
     ("balanced", "mlcpu.strategies.balanced:BalancedStrategy"),
     ("auto", "mlcpu.strategies.auto:AutoStrategy"),
     ("dask", "mlcpu.strategies.on_dask:DaskStrategy"),
+    ("gridsearchcv", "mlcpu.strategies.gridsearch:GridSearchCVStrategy"),
 ):
     register_lazy(_name, _path, engines=("dask",) if _name in _PLANS_THAT_MOVE else ())

@@ -14,6 +14,7 @@ import psutil
 from mlcpu.data.datasets import Dataset
 from mlcpu.records.config import TaskConfig
 from mlcpu.records.task import TaskResult
+from mlcpu.training.folds import fit_rows, score_rows
 
 
 def current_cpu() -> int | None:
@@ -46,9 +47,9 @@ def train_task(
     cpu = current_cpu()
     started = time.perf_counter()
     estimator = config.build(random_state=seed, n_jobs=n_jobs)
-    estimator.fit(dataset.X_train, dataset.y_train)
-    predictions = estimator.predict(dataset.X_test)
-    accuracy = float(np.mean(predictions == dataset.y_test))
+    estimator.fit(*fit_rows(dataset, config))
+    X, y = score_rows(dataset, config)
+    accuracy = float(np.mean(estimator.predict(X) == y))
     return TaskResult.ended_here(
         index,
         config,

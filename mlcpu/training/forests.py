@@ -20,6 +20,7 @@ from mlcpu.data.datasets import Dataset
 from mlcpu.errors import InputError
 from mlcpu.records import models
 from mlcpu.records.config import TaskConfig
+from mlcpu.training.folds import fit_rows
 
 # Parameters that make a forest's result depend on more than its own trees.
 _UNSPLITTABLE = ("oob_score", "warm_start")
@@ -51,7 +52,7 @@ def fit_trees(config: TaskConfig, dataset: Dataset, seed: int, start: int, stop:
     forest.estimators_ = [None] * start
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        forest.fit(dataset.X_train, dataset.y_train)
+        forest.fit(*fit_rows(dataset, config))
     forest.estimators_ = forest.estimators_[start:]
     forest.set_params(n_estimators=stop - start, warm_start=False)
     return forest

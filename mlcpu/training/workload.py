@@ -26,10 +26,11 @@ class Workload:
 
     def describe(self) -> dict[str, Any]:
         models_used = sorted({c.model for c in self.configs})
-        params = [c.param_dict for c in self.configs]
+        candidates = list(dict.fromkeys(c.candidate for c in self.configs))
+        params = [dict(p) for p in dict.fromkeys(c.params for c in candidates)]
         return {
             **self.dataset.describe(),
-            "estimators": [c.n_estimators for c in self.configs],
+            "estimators": list(dict.fromkeys(c.n_estimators for c in candidates)),
             "seed": self.seed,
             "model": models_used[0] if len(models_used) == 1 else models_used,
             "params": params[0] if all(p == params[0] for p in params) else params,
