@@ -101,7 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_INTERRUPTED
 
 
-_LONG_QUOTE = re.compile(r"'([^'\n]{120,})'")
+# A quoted value starts and ends at a word boundary: the text *between* two short quoted values
+# ("'all'; choose from ... (or 'x')") is not one.
+_LONG_QUOTE = re.compile(r"(?<!\w)'([^'\n]{120,})'(?!\w)")
 
 
 def _error(message: str) -> None:
