@@ -19,8 +19,8 @@ from mlcpu import strategies as registry
 from mlcpu.data.datasets import Dataset, load_dataset
 from mlcpu.data.shared import SharedDataset
 from mlcpu.gate import catalogue
-from mlcpu.records import schemas
-from mlcpu.records.config import make_configs
+from mlcpu.records import schemas, search
+from mlcpu.records.config import make_configs, make_grid, with_folds
 from mlcpu.records.task import TaskResult
 from mlcpu.strategies.base import Strategy
 from mlcpu.training.workload import Workload
@@ -32,6 +32,13 @@ STRATEGIES: tuple[str, ...] = catalogue.STRATEGIES
 ESTIMATORS: tuple[int, ...] = catalogue.ESTIMATORS
 DATASETS: tuple[str, ...] = catalogue.DATASETS
 STARTUP_MODES: tuple[str, ...] = catalogue.STARTUP_MODES
+# The search family: GridSearchCV's reference and our plans on a cross-validated grid.
+SEARCH_STRATEGIES: tuple[str, ...] = (
+    "sequential", "gridsearchcv", "joblib", "balanced", "incremental", "auto",
+)  # fmt: skip
+SEARCH_ESTIMATORS: tuple[int, ...] = (10, 50)
+SEARCH_DEPTHS: tuple[int | None, ...] = (None, 8)
+SEARCH_FOLDS = 3
 # The start-up probe: one single-tree forest on iris, so the time is almost all overhead.
 STARTUP_DATASET, STARTUP_ESTIMATORS = "iris", 1
 SCHEMA = schemas.BENCHMARKS
@@ -132,6 +139,7 @@ class References:
 
     seconds: dict[str, float] = field(default_factory=dict)
     accuracy: dict[tuple[str, int], float] = field(default_factory=dict)
+    candidates: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def check_accuracy(self, dataset: str, tasks: Sequence[TaskResult]) -> None:
         """Same configuration and seed must give the same accuracy under every strategy."""
@@ -258,8 +266,57 @@ def bench_run(benchmark: Any, suite: Suite, strategy: str, dataset: str) -> None
     )
 
 
-def _measure_sequential(profile: Profile, pools: Pools, work: Workload) -> float:
-    sequential = pools.get("sequential")
+def search_workload(dataset: Dataset) -> Workload:
+    """The search family's grid: forest sizes x depths, each candidate on K folds."""
+    grid = make_grid(SEARCH_ESTIMATORS, grid={"max_depth": list(SEARCH_DEPTHS)})
+    return Workload(dataset, with_folds(grid, SEARCH_FOLDS, SEED), SEED, {"cv": SEARCH_FOLDS})
+
+
+def bench_search(benchmark: Any, suite: Suite, strategy: str, dataset: str) -> None:
+    """A cross-validated grid in one run, against sequential and GridSearchCV of this session.
+
+    Every strategy must score every candidate exactly as the first one measured did.
+    """
+    profile, references = suite.profile, suite.references
+    data = suite.datasets.get(dataset)
+    pool = suite.pools.get(strategy)
+    recorder = Recorder(search_workload(data))
+    key = f"search: {dataset}"
+    for reference_name in ("sequential", "gridsearchcv"):
+        if strategy != reference_name and f"{key} {reference_name}" not in references.seconds:
+            references.seconds[f"{key} {reference_name}"] = _measure_sequential(
+                profile, suite.pools, recorder.workload, reference_name
+            )
+    sizes = ",".join(map(str, SEARCH_ESTIMATORS))
+    benchmark.group = f"search: {dataset}, {sizes} trees x max_depth x {SEARCH_FOLDS} folds"
+    results = benchmark.pedantic(
+        recorder, args=(pool,), rounds=profile.rounds, warmup_rounds=profile.warmup_rounds
+    )
+    elapsed = measured_median(benchmark, recorder, profile.rounds)
+    references.seconds.setdefault(f"{key} {strategy}", elapsed)
+    found = search.candidates(results)
+    first = references.candidates.setdefault(dataset, found)
+    assert found == first, f"{strategy} scored the {dataset} candidates differently"
+    sequential = references.seconds[f"{key} sequential"]
+    gridsearchcv = references.seconds[f"{key} gridsearchcv"]
+    benchmark.extra_info.update(
+        accuracy=max(c["mean_test_score"] for c in found),
+        candidates=len(found),
+        folds=SEARCH_FOLDS,
+        sequential_median_s=sequential,
+        gridsearchcv_median_s=gridsearchcv,
+        median_s=elapsed,
+        speedup=sequential / elapsed,
+        vs_gridsearchcv=gridsearchcv / elapsed,
+        startup_s=pool.startup_s,
+        **task_facts(pool, data, recorder.tasks),
+    )
+
+
+def _measure_sequential(
+    profile: Profile, pools: Pools, work: Workload, name: str = "sequential"
+) -> float:
+    sequential = pools.get(name)
     for _ in range(profile.warmup_rounds):
         sequential.run(work)
     seconds = []

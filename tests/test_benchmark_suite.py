@@ -51,11 +51,14 @@ def test_ids_read_like_the_parameters():
         "benchmarks/test_startup.py::test_startup[warm-threads]",
         "benchmarks/test_balanced.py::test_speed[synthetic-balanced]",
         "benchmarks/test_balanced.py::test_memory_balanced_vs_joblib",
+        "benchmarks/test_search.py::test_search[gridsearchcv-synthetic]",
+        "benchmarks/test_search.py::test_search[auto-iris]",
     ):
         assert node in done.stdout
     # 40 per task (4 sizes x 5 strategies x 2 datasets) + 10 whole runs + 10 start-ups;
-    # 18 balanced/auto targets (3 datasets x 6 strategies) + 1 memory.
-    assert "79 tests collected" in done.stdout
+    # 18 balanced/auto targets (3 datasets x 6 strategies) + 1 memory; 12 searches
+    # (6 strategies x 2 datasets).
+    assert "91 tests collected" in done.stdout
 
 
 def test_profile_option_is_checked():

@@ -25,10 +25,11 @@ def is_search(tasks: Sequence[TaskResult]) -> bool:
 
 
 def candidates(tasks: Sequence[TaskResult]) -> list[dict[str, Any]]:
-    """One record per candidate, in the order the tasks name them (ParameterGrid order)."""
+    """One record per candidate, in workload order (ParameterGrid order), however the tasks
+    arrived."""
     by_candidate: dict[TaskConfig, dict[int, float]] = {}
     folds = 0
-    for task in tasks:
+    for task in sorted(tasks, key=lambda t: t.index):
         fold = task.config.fold
         if fold is None:
             continue
