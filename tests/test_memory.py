@@ -41,11 +41,12 @@ REPORT: dict[str, dict[str, float]] = {}
 ADDED_BOUND = 1.3
 
 
-def peak_training_pss(strategy: str, size: tuple[str, ...]) -> tuple[float, float]:
+def peak_training_pss(strategy: str, size: tuple[str, ...], *extra: str) -> tuple[float, float]:
     """Peak PSS (MiB) of the process tree while training, and the dataset's size (MiB)."""
     with subprocess.Popen(
         [sys.executable, "-m", "mlcpu", "run", "--dataset", "synthetic", *size,
-         "--estimators", "4,6", "--max-depth", "4", "--workers", "2", "--strategies", strategy],
+         "--estimators", "4,6", "--max-depth", "4", "--workers", "2", "--strategies", strategy,
+         *extra],
         cwd=ROOT, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     ) as process:  # fmt: skip
         loaded = threading.Event()
@@ -107,3 +108,24 @@ def test_the_data_are_in_memory_once(strategy):
     )
     # One copy of the data (plus slack), never one per worker or per task.
     assert added < ADDED_BOUND * dataset_mib
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy", ["multiprocessing", "incremental"])
+def test_a_cross_validated_run_keeps_the_data_once_and_gathers_one_fold_per_worker(strategy):
+    """Folds are index arrays into the one shared training split. A fit gathers its fold's
+    rows (``X[train]``, as GridSearchCV does; a forest cannot fit on a view of scattered rows),
+    and that copy lives for the fit: at most one gathered fold per busy worker, never a copy
+    of the data per task or per fold. With 2 folds a fold is half the training split (80% of
+    the data), so 2 workers may add 2 x 0.4 datasets above the one shared copy."""
+    folds = ("--cv", "2")
+    peak, dataset_mib = peak_training_pss(strategy, BIG, *folds)
+    baseline, _ = peak_training_pss(strategy, TINY, *folds)
+    added = peak - baseline
+    gathered = 2 * 0.8 / 2  # workers x training fraction / folds
+    print(
+        f"\n{strategy} --cv 2: peak PSS {peak:.0f} MiB for a {dataset_mib:.0f} MiB dataset; "
+        f"the data added {added:.0f} MiB ({added / dataset_mib:.2f}x; bound "
+        f"{ADDED_BOUND + gathered:.2f}x)"
+    )
+    assert added < (ADDED_BOUND + gathered) * dataset_mib
