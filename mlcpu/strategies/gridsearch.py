@@ -7,15 +7,19 @@ others must equal. It is timed like the others: its joblib (loky) workers are st
 in start-up, then the search itself is the run. ``refit=False``: the run's ``best`` refit is
 done once for all strategies, outside their timings.
 
-What it cannot give: per-fit times and places. ``cv_results_`` keeps only a candidate's mean
-fit and score times, so each of its tasks reports that mean, placed at the start of the run,
-with no core or worker; and it cannot stop one fit (``--task-timeout`` is refused).
+Where and when each fit ran come back through extra scorers (the worker's pid, its core, and the
+clock when the fit was scored); ``cv_results_`` keeps only a candidate's *mean* fit and score
+time, so a task's seconds are that mean. A failed fit scores NaN (``error_score=nan``: every fit
+runs) and becomes the policy's failure, its text taken from scikit-learn's ``FitFailedWarning``.
+It cannot stop one fit, so ``--task-timeout`` is refused.
 """
 
 from __future__ import annotations
 
+import builtins
 import os
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -25,9 +29,13 @@ from mlcpu.engines.inprocess import InProcessEngine
 from mlcpu.errors import InputError, TaskFailedError
 from mlcpu.records.task import TaskResult
 from mlcpu.strategies.base import Strategy
+from mlcpu.training.units import Failure, Job
 from mlcpu.training.workload import Workload
 
-EXACT_TIMING = "mean fit + score time of the candidate's folds (cv_results_ keeps no per-fit time)"
+TIMING = (
+    "seconds: the candidate's mean fit + score time over its folds (cv_results_ keeps no "
+    "per-fit time); the end is when the fit was scored"
+)
 
 
 def _warm() -> int:
@@ -44,6 +52,8 @@ def _warm() -> int:
 class _WarmLoky(InProcessEngine):
     """Runs nothing itself; starting it starts joblib's reusable loky executor, which every
     ``Parallel(n_jobs=workers)`` inside ``GridSearchCV`` then reuses."""
+
+    uses_processes = True
 
     def _start(self) -> None:
         if self.workers > 1:
@@ -62,6 +72,7 @@ class _WarmLoky(InProcessEngine):
 
 class GridSearchCVStrategy(Strategy):
     name = "gridsearchcv"
+    uses_processes = True
     summary = (
         "scikit-learn's GridSearchCV(n_jobs=N) on the same candidates and folds: every "
         "(candidate, fold) trained from scratch, spread over joblib's worker processes"
@@ -79,26 +90,33 @@ class GridSearchCVStrategy(Strategy):
         return _WarmLoky(workers, self.policy)
 
     def _run(self, workload: Workload, *, keep_estimators: bool) -> list[TaskResult]:
+        from sklearn.exceptions import FitFailedWarning
         from sklearn.model_selection import GridSearchCV
 
         search = self._search_of(workload)
         X, y, splits = self._data(workload)
         began = time.perf_counter()
-        try:
-            fitted = GridSearchCV(
-                search["estimator"],
-                search["grid"],
-                cv=splits,
-                n_jobs=self.workers,
-                refit=False,
-                error_score=np.nan if self.keep_going else "raise",
-            ).fit(X, y)
-        except Exception as exc:
-            raise TaskFailedError(
-                f"{self.name}: GridSearchCV failed: {type(exc).__name__}: {exc}",
-                strategy=self.name,
-            ) from exc
-        return self._results(workload, fitted.cv_results_, search["order"], began)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", FitFailedWarning)
+            # its echo of the same failures, once the NaN scores are averaged
+            warnings.filterwarnings("ignore", "One or more of the test scores", UserWarning)
+            try:
+                fitted = GridSearchCV(
+                    search["estimator"],
+                    search["grid"],
+                    scoring=SCORING,
+                    cv=splits,
+                    n_jobs=self.workers,
+                    refit=False,
+                    error_score=np.nan,  # every fit runs; failures are found by their NaN
+                ).fit(X, y)
+            except Exception as exc:  # every fit failed, or a worker died
+                raise TaskFailedError(
+                    f"{self.name}: GridSearchCV failed: {type(exc).__name__}: {_first_line(exc)}",
+                    strategy=self.name,
+                ) from exc
+        failures = [str(w.message) for w in caught if issubclass(w.category, FitFailedWarning)]
+        return self._results(workload, fitted.cv_results_, search["order"], began, failures)
 
     @staticmethod
     def _search_of(workload: Workload) -> dict[str, Any]:
@@ -142,28 +160,72 @@ class GridSearchCVStrategy(Strategy):
         table: dict[str, Any],
         order: list[tuple[int, int]],
         began: float,
+        failures: list[str],
     ) -> list[TaskResult]:
-        results = []
+        results: list[TaskResult] = []
+        failure = _described(failures[0]) if failures else None
         for index, (config, (candidate, split)) in enumerate(
             zip(workload.configs, order, strict=True)
         ):
-            score = float(table[f"split{split}_test_score"][candidate])
+            column = f"split{split}_test_%s"
+            score = float(table[column % "score"][candidate])
             seconds = float(table["mean_fit_time"][candidate] + table["mean_score_time"][candidate])
-            failed = np.isnan(score)
+            if np.isnan(score):
+                assert failure is not None, "GridSearchCV scored NaN without a FitFailedWarning"
+                job = Job(index, config, workload.dataset, workload.seed)
+                results.append(self.emit(self.policy.failed(job, failure, list(results))))
+                continue
+            ended = float(table[column % "ended"][candidate])
             result = TaskResult(
                 index=index,
                 config=config,
-                accuracy=None if failed else score,
+                accuracy=score,
                 seconds=seconds,
-                cpu=None,
-                pid=os.getpid(),
-                started=began,
-                ended=began + seconds,
-                worker="GridSearchCV",
-                error=f"{self.name}: GridSearchCV scored this fit nan (it failed)"
-                if failed
-                else None,
-                extra={"timing": EXACT_TIMING},
+                cpu=int(table[column % "cpu"][candidate]),
+                pid=int(table[column % "pid"][candidate]),
+                started=max(began, ended - seconds),
+                ended=ended,
+                extra={"timing": TIMING},
             )
             results.append(self.emit(result))
         return results
+
+
+# Scorers GridSearchCV calls in the worker right after each fit: the score itself, and where
+# and when the fit ran (cv_results_ keeps each scorer's value per split).
+def _pid(estimator: Any, X: Any, y: Any) -> float:
+    return float(os.getpid())
+
+
+def _cpu(estimator: Any, X: Any, y: Any) -> float:
+    from mlcpu.training.fit import current_cpu
+
+    return float(current_cpu() or 0)
+
+
+def _ended(estimator: Any, X: Any, y: Any) -> float:
+    return time.perf_counter()
+
+
+SCORING = {"score": "accuracy", "pid": _pid, "cpu": _cpu, "ended": _ended}
+
+
+def _described(warning: str) -> Failure:
+    """The first failure a ``FitFailedWarning`` lists: its traceback, exception type and message
+    (the exception itself when it is a built-in one; the warning does not say which fit raised
+    which, so a run with several different errors names the first for every failed fit)."""
+    text = warning[warning.find("Traceback") :] if "Traceback" in warning else warning
+    block = text.split("-" * 20)[0].strip()
+    last = block.splitlines()[-1] if block else "Exception: a fit failed"
+    kind, _, message = last.partition(": ")
+    builtin = getattr(builtins, kind, None)
+    exception = (
+        builtin(message) if isinstance(builtin, type) and issubclass(builtin, Exception) else None
+    )
+    now = time.perf_counter()
+    return Failure(kind, message, block, exception, os.getpid(), None, now, now)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else ""
