@@ -183,7 +183,7 @@ def _shared_folders(pid: int) -> set[str]:
 
 
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-@pytest.mark.parametrize("strategy", [*PROCESS_STRATEGIES, "dask"])
+@pytest.mark.parametrize("strategy", [*PROCESS_STRATEGIES, "dask", "gridsearchcv"])
 def test_signal_stops_every_worker_and_leaves_nothing(strategy, sig, code):
     process = _start_long_run(strategy)
     children = _wait_for_workers(process, 2)
@@ -198,7 +198,7 @@ def test_signal_stops_every_worker_and_leaves_nothing(strategy, sig, code):
     assert "Traceback" not in err
 
 
-@pytest.mark.parametrize("strategy", [*PROCESS_STRATEGIES, "dask"])
+@pytest.mark.parametrize("strategy", [*PROCESS_STRATEGIES, "dask", "gridsearchcv"])
 def test_workers_die_with_a_sigkilled_parent(strategy):
     process = _start_long_run(strategy)
     children = _wait_for_workers(process, 2)

@@ -17,6 +17,7 @@ It cannot stop one fit, so ``--task-timeout`` is refused.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import os
 import time
 import warnings
@@ -27,6 +28,7 @@ import numpy as np
 from mlcpu.engines.base import Engine
 from mlcpu.engines.inprocess import InProcessEngine
 from mlcpu.errors import InputError, TaskFailedError
+from mlcpu.host.process_guard import init_process_worker, parent_identity
 from mlcpu.records.task import TaskResult
 from mlcpu.strategies.base import Strategy
 from mlcpu.training.units import Failure, Job
@@ -55,13 +57,26 @@ class _WarmLoky(InProcessEngine):
 
     uses_processes = True
 
+    def guarded(self) -> contextlib.AbstractContextManager[Any]:
+        """joblib's configuration for every Parallel inside: loky workers with mlcpu's process
+        guard as initializer, so they die with this process even when it is SIGKILLed (the
+        same arguments each time, so loky reuses the warm executor instead of replacing it)."""
+        from joblib import parallel_config
+
+        return parallel_config(
+            backend="loky",
+            initializer=init_process_worker,
+            initargs=(*parent_identity(), None),
+        )
+
     def _start(self) -> None:
         if self.workers > 1:
             from joblib import Parallel, delayed
 
             # Each worker imports and runs scikit-learn's forest code once, as the other pools'
             # warm-up does, so the first search does not pay for imports.
-            Parallel(n_jobs=self.workers)(delayed(_warm)() for _ in range(2 * self.workers))
+            with self.guarded():
+                Parallel(n_jobs=self.workers)(delayed(_warm)() for _ in range(2 * self.workers))
 
     def _close(self) -> None:
         if self.workers > 1:
@@ -86,6 +101,8 @@ class GridSearchCVStrategy(Strategy):
             )
         super().__init__(workers, **options)
 
+    engine: _WarmLoky
+
     def _make_engine(self, workers: int) -> Engine:
         return _WarmLoky(workers, self.policy)
 
@@ -96,7 +113,7 @@ class GridSearchCVStrategy(Strategy):
         search = self._search_of(workload)
         X, y, splits = self._data(workload)
         began = time.perf_counter()
-        with warnings.catch_warnings(record=True) as caught:
+        with self.engine.guarded(), warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", FitFailedWarning)
             # its echo of the same failures, once the NaN scores are averaged
             warnings.filterwarnings("ignore", "One or more of the test scores", UserWarning)
