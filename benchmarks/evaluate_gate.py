@@ -32,12 +32,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = "/tmp/mlcpu-cpu.lock"
-FIT_LINE = "    estimator.fit(dataset.X_train, dataset.y_train)\n"
-SLOW_PATCH = """    estimator.fit(dataset.X_train, dataset.y_train)
+FIT_LINE = "    estimator.fit(*fit_rows(dataset, config))\n"
+SLOW_PATCH = """    estimator.fit(*fit_rows(dataset, config))
     _extra = round(config.n_estimators * {fraction})  # evaluate_gate.py: a genuine slowdown
     if _extra:
         config.build(random_state=seed + 1, n_jobs=n_jobs).set_params(n_estimators=_extra).fit(
-            dataset.X_train, dataset.y_train
+            *fit_rows(dataset, config)
         )
 """
 SCENARIOS = {"same": None, "slow5": 0.05, "slow10": 0.10, "slow20": 0.20, "slow50": 0.50}
