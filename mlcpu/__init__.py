@@ -42,10 +42,14 @@ _EXPORTS = {
     "TaskConfig": "mlcpu.records.config",
     "Workload": "mlcpu.training.workload",
     "make_configs": "mlcpu.records.config",
+    "make_grid": "mlcpu.records.config",
+    "with_folds": "mlcpu.records.config",
+    "Fold": "mlcpu.records.config",
 }
 
 __all__ = [
     "Dataset",
+    "Fold",
     "InputError",
     "MissingExtraError",
     "MlcpuError",
@@ -66,10 +70,12 @@ __all__ = [
     "create_strategy",
     "load_dataset",
     "make_configs",
+    "make_grid",
     "run",
     "strategy_names",
     "timer",
     "train_task",
+    "with_folds",
 ]
 
 
@@ -98,7 +104,7 @@ if TYPE_CHECKING:
         TaskTimeoutError,
         WorkerDiedError,
     )
-    from mlcpu.records.config import TaskConfig, make_configs
+    from mlcpu.records.config import Fold, TaskConfig, make_configs, make_grid, with_folds
     from mlcpu.records.results import RunResults, StrategyResult
     from mlcpu.records.task import TaskResult, Timed, timer
     from mlcpu.runner import RunListener, Runner, run
