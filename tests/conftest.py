@@ -64,6 +64,10 @@ def cli_env(**extra: str) -> dict[str, str]:
     """Environment for a real ``mlcpu`` subprocess: plain output, no colour."""
     env = dict(os.environ)
     env.pop("FORCE_COLOR", None)
+    # Under pytest-xdist (the README's test command) a child pytest must not believe it is an
+    # xdist worker: pytest-benchmark would switch itself off.
+    for name in [n for n in env if n.startswith("PYTEST_XDIST_")]:
+        env.pop(name)
     env["NO_COLOR"] = "1"
     env.update(extra)
     return env

@@ -8,7 +8,6 @@ a less accurate copy trains a single stump. One quick benchmark keeps each gate 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -20,7 +19,7 @@ import psutil
 import pytest
 
 from benchmarks.evaluate_gate import slow
-from tests.conftest import as_if_in_the_foreground, run_cli
+from tests.conftest import as_if_in_the_foreground, cli_env, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = ["--only", "test_train[sequential-50-iris]"]
@@ -183,7 +182,7 @@ def start_gate(trees: dict[str, Path]) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "COLUMNS": "200"},
+        env=cli_env(COLUMNS="200"),
         preexec_fn=as_if_in_the_foreground,
     )
 
