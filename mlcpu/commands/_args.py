@@ -11,21 +11,23 @@ from typing import Any
 from mlcpu import strategies as registry
 
 
-def positive_int(text: str) -> int:
+def _integer(text: str, expected: str) -> int:
+    """``int(text)``, or the sentence saying what was expected instead."""
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+
+
+def positive_int(text: str) -> int:
+    value = _integer(text, "a positive integer")
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
 
 
 def seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
+    value = _integer(text, "an integer seed")
     if not 0 <= value < 2**32:
         raise argparse.ArgumentTypeError(f"seed must be from 0 to 4294967295, got {text!r}")
     return value
@@ -97,12 +99,7 @@ def strategy_list(text: str) -> tuple[str, ...]:
 def max_depth(text: str) -> int | None:
     if text.strip().lower() == "none":
         return None
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a positive integer or 'none', got {text!r}"
-        ) from None
+    value = _integer(text, "a positive integer or 'none'")
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer or 'none', got {text!r}")
     return value
@@ -123,12 +120,7 @@ def max_depths(text: str) -> tuple[int | None, ...]:
 
 def folds(text: str) -> int:
     """``--cv K``: at least 2 folds (one fold would train on nothing)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a number of folds (2 or more), got {text!r}"
-        ) from None
+    value = _integer(text, "a number of folds (2 or more)")
     if value < 2:
         raise argparse.ArgumentTypeError(
             f"cross-validation needs at least 2 folds, got {value} (omit --cv for one split)"
