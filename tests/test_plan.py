@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from mlcpu.plans.makespan import makespans
+from mlcpu.plans.makespan import makespans, shared_finish
 from mlcpu.plans.schedule import Costs
 from mlcpu.records.config import make_configs
 from tests.conftest import run_cli
@@ -37,6 +37,19 @@ def test_workers_sharing_cores_share_their_time():
     shared = makespans(TUTORIAL, 4, costs, cores=2)
     assert shared["pieces"] == pytest.approx(own["pieces"], rel=0.05)
     assert shared["sequential"] == own["sequential"]
+    # The 200-tree forest shares a core only while others run, then ends alone at full
+    # speed: a little slower than on 2 workers of their own, far from twice as slow.
+    assert own["whole"] < shared["whole"] < 1.2 * own["whole"]
+    assert shared["prefixes"] == pytest.approx(own["prefixes"], rel=0.1)
+
+
+def test_processor_sharing_gives_a_lone_unit_its_core_back():
+    # four units on 4 workers and 2 cores: all at half speed until the short ones end at 2 s,
+    # then the long one alone at full speed for its 3 s left
+    assert shared_finish([4, 1, 1, 1], 4, 2) == pytest.approx(5.0)
+    assert shared_finish([1, 1, 1, 1], 4, 2) == pytest.approx(2.0)
+    assert shared_finish([4, 1, 1, 1], 2, 2) == pytest.approx(4.0)  # no sharing: greedy
+    assert shared_finish([3, 3], 1, 4) == pytest.approx(6.0)
 
 
 def test_the_command_measures_and_predicts(tmp_path):
