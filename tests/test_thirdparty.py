@@ -134,3 +134,18 @@ def test_a_trackers_leak_warnings_stay_off_our_stderr(quieted):
     )
     assert done.returncode == 0, done.stderr
     assert ("leaked semlock" in done.stderr) is not quieted, done.stderr
+
+
+def test_the_reusable_executor_is_found_and_stopped():
+    from joblib import Parallel, delayed
+    from joblib.externals.loky import reusable_executor
+
+    Parallel(n_jobs=2)(delayed(_square)(i) for i in range(4))
+    executor = reusable_executor._executor
+    assert executor is not None
+    workers = list(_thirdparty.loky_processes(executor))
+    assert workers
+    _thirdparty.stop_reusable_executor()
+    assert all(not w.is_alive() for w in workers)
+    assert reusable_executor._executor is executor  # stopped, not replaced by a new one
+    _thirdparty.stop_reusable_executor()  # a stopped one: nothing to do

@@ -15,6 +15,7 @@ a loky executor's queued task ids        ``ProcessPoolExecutor._work_ids``
 the fork server's process                ``forkserver._forkserver._forkserver_pid``,
                                          ``._stop``
 loky's resource tracker's process        ``resource_tracker._resource_tracker._pid``
+joblib's reusable loky executor          ``loky.reusable_executor._executor``
 =======================================  ==========================================
 """
 
@@ -98,6 +99,21 @@ def loky_forget_queued(executor: object) -> None:
     with contextlib.suppress(queue.Empty):
         while True:
             work_ids.get_nowait()
+
+
+def stop_reusable_executor() -> None:
+    """Shut joblib's reusable loky executor down, if one runs (``GridSearchCV``'s workers).
+
+    ``get_reusable_executor().shutdown()`` would first *replace* an executor made with other
+    arguments (joblib's own) by a new one, starting workers only to stop them.
+    """
+    from joblib.externals.loky import reusable_executor
+
+    executor = _read(
+        reusable_executor, "_executor", _joblib, "stop GridSearchCV's worker processes", None
+    )
+    if executor is not None:
+        executor.shutdown(wait=True)
 
 
 def _forkserver() -> object:

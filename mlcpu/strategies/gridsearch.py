@@ -28,6 +28,7 @@ import numpy as np
 from mlcpu.engines.base import Engine
 from mlcpu.engines.inprocess import InProcessEngine
 from mlcpu.errors import InputError, TaskFailedError
+from mlcpu.host import thirdparty
 from mlcpu.host.process_guard import init_process_worker, parent_identity
 from mlcpu.records.task import TaskResult
 from mlcpu.strategies.base import Strategy
@@ -80,9 +81,7 @@ class _WarmLoky(InProcessEngine):
 
     def _close(self) -> None:
         if self.workers > 1:
-            from joblib.externals.loky import get_reusable_executor
-
-            get_reusable_executor(max_workers=self.workers).shutdown(wait=True)
+            thirdparty.stop_reusable_executor()
 
 
 class GridSearchCVStrategy(Strategy):
