@@ -240,7 +240,7 @@ def bench_run(benchmark: Any, suite: Suite, strategy: str, dataset: str) -> None
     pool = suite.pools.get(strategy)
     recorder = Recorder(workload(data, ESTIMATORS))
     if strategy != "sequential" and dataset not in references.seconds:
-        references.seconds[dataset] = _measure_sequential(profile, suite.pools, recorder.workload)
+        references.seconds[dataset] = _measure_reference(profile, suite.pools, recorder.workload)
     benchmark.group = f"run: {dataset}, {','.join(map(str, ESTIMATORS))} trees"
     results = benchmark.pedantic(
         recorder, args=(pool,), rounds=profile.rounds, warmup_rounds=profile.warmup_rounds
@@ -284,7 +284,7 @@ def bench_search(benchmark: Any, suite: Suite, strategy: str, dataset: str) -> N
     key = f"search: {dataset}"
     for reference_name in ("sequential", "gridsearchcv"):
         if strategy != reference_name and f"{key} {reference_name}" not in references.seconds:
-            references.seconds[f"{key} {reference_name}"] = _measure_sequential(
+            references.seconds[f"{key} {reference_name}"] = _measure_reference(
                 profile, suite.pools, recorder.workload, reference_name
             )
     sizes = ",".join(map(str, SEARCH_ESTIMATORS))
@@ -313,16 +313,17 @@ def bench_search(benchmark: Any, suite: Suite, strategy: str, dataset: str) -> N
     )
 
 
-def _measure_sequential(
+def _measure_reference(
     profile: Profile, pools: Pools, work: Workload, name: str = "sequential"
 ) -> float:
-    sequential = pools.get(name)
+    """Median seconds of strategy ``name`` on ``work``, measured outside any timed region."""
+    reference = pools.get(name)
     for _ in range(profile.warmup_rounds):
-        sequential.run(work)
+        reference.run(work)
     seconds = []
     for _ in range(profile.rounds):
         began = time.perf_counter()
-        sequential.run(work)
+        reference.run(work)
         seconds.append(time.perf_counter() - began)
     return statistics.median(seconds)
 

@@ -146,15 +146,12 @@ class Runner:
         """A search's winner, as ``GridSearchCV(refit=True)`` leaves it: the best candidate
         refit on the whole training split and scored on the held-out split. Done once here,
         outside every strategy's timing (all strategies score the candidates identically)."""
-        tasks = next((s.tasks for s in self.results.strategies if s.tasks and not s.error), [])
-        if not search.is_search(tasks) or any(t.error for t in tasks):
-            return None
-        best = search.best(search.candidates(tasks))
+        tasks = search.completed(s.tasks for s in self.results.strategies if not s.error)
+        records = search.candidates(tasks)
+        best = search.best(records)
         if best is None:
             return None
-        config = next(
-            t.config.candidate for t in tasks if t.config.candidate.grid_params() == best["params"]
-        )
+        config = search.candidate_configs(tasks)[records.index(best)]
         refit = train_task(0, config, workload.dataset, workload.seed)
         return {
             "params": best["params"],

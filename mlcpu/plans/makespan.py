@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from mlcpu.plans.prefixes import DEFAULT_CHUNKS_PER_WORKER, plan_sweep, predicted_s
-from mlcpu.plans.schedule import Costs, Piece, finish_time, plan
+from mlcpu.plans.schedule import Costs, Piece, finish_time, plan, unit_s
 from mlcpu.records.config import TaskConfig
 
 PLANS = ("sequential", "whole", "pieces", "prefixes")
@@ -60,8 +60,7 @@ def makespans(
 
 def _unit(trees: int, costs: Costs, *, scored: bool = False) -> float:
     """One core's seconds for a unit of ``trees`` trees (scored by its worker, or sent back)."""
-    extra = costs.score_per_tree_s if scored else costs.transfer_per_tree_s
-    return costs.per_piece_s + trees * (costs.per_tree_s + extra)
+    return unit_s(trees, costs, costs.score_per_tree_s if scored else costs.transfer_per_tree_s)
 
 
 def shared_finish(units: Sequence[float], workers: int, cores: int) -> float:

@@ -99,6 +99,12 @@ def order(pieces: list[Piece], totals: Sequence[int], by: str = "piece") -> list
     return sorted(pieces, key=lambda p: (-p.trees, -totals[p.config], p.config, p.start))
 
 
+def unit_s(trees: int, costs: Costs, extra_per_tree_s: float) -> float:
+    """A worker's seconds for one unit of ``trees`` trees: its fixed cost, the trees, and per
+    tree what follows them (scoring in the worker, or sending the trees back)."""
+    return costs.per_piece_s + trees * (costs.per_tree_s + extra_per_tree_s)
+
+
 def finish_time(
     pieces: Sequence[Piece], workers: int, costs: Costs, totals: Sequence[int] | None = None
 ) -> float:
@@ -118,7 +124,7 @@ def finish_time(
         whole = totals is not None and counts[piece.config] == 1 and trees == totals[piece.config]
         extra = costs.score_per_tree_s if whole else costs.transfer_per_tree_s
         i = loads.index(min(loads))
-        loads[i] += costs.per_piece_s + trees * (costs.per_tree_s + extra)
+        loads[i] += unit_s(trees, costs, extra)
         if not whole:
             complete[piece.config] = max(complete.get(piece.config, 0.0), loads[i])
     end = max(loads)

@@ -10,7 +10,7 @@ A plain record: numpy only, no scikit-learn.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -24,18 +24,37 @@ def is_search(tasks: Sequence[TaskResult]) -> bool:
     return any(task.config.fold is not None for task in tasks)
 
 
+def completed(task_lists: Iterable[Sequence[TaskResult]]) -> list[TaskResult]:
+    """The first of these (one per strategy) that is a search with every fold scored: the one
+    to report, since every strategy scores the candidates identically (the accuracy check
+    confirms it); no tasks if none is."""
+    for tasks in task_lists:
+        if is_search(tasks) and not any(task.error for task in tasks):
+            return list(tasks)
+    return []
+
+
+def candidate_configs(tasks: Sequence[TaskResult]) -> list[TaskConfig]:
+    """The candidates these tasks score, in the order ``candidates`` reports them."""
+    ordered = sorted(tasks, key=lambda t: t.index)
+    return list(dict.fromkeys(t.config.candidate for t in ordered if t.config.fold is not None))
+
+
 def candidates(tasks: Sequence[TaskResult]) -> list[dict[str, Any]]:
     """One record per candidate, in workload order (ParameterGrid order), however the tasks
     arrived."""
-    by_candidate: dict[TaskConfig, dict[int, float]] = {}
+    by_candidate: dict[TaskConfig, dict[int, float]] = {
+        config: {} for config in candidate_configs(tasks)
+    }
     folds = 0
-    for task in sorted(tasks, key=lambda t: t.index):
+    for task in tasks:
         fold = task.config.fold
         if fold is None:
             continue
         folds = max(folds, fold.of)
-        scores = by_candidate.setdefault(task.config.candidate, {})
-        scores[fold.index] = np.nan if task.accuracy is None else task.accuracy
+        by_candidate[task.config.candidate][fold.index] = (
+            np.nan if task.accuracy is None else task.accuracy
+        )
     if not by_candidate:
         return []
     table = np.array(

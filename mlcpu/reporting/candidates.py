@@ -11,13 +11,8 @@ from mlcpu.records.results import RunResults
 
 
 def candidate_records(results: RunResults) -> list[dict[str, Any]]:
-    """The candidates of the first strategy that scored all of them (all strategies agree,
-    which the accuracy check confirms)."""
-    for strategy in results.strategies:
-        tasks = strategy.tasks
-        if search.is_search(tasks) and tasks and not any(t.error for t in tasks):
-            return search.candidates(tasks)
-    return []
+    """The candidates of the first strategy that scored all of them (``search.completed``)."""
+    return search.candidates(search.completed(s.tasks for s in results.strategies))
 
 
 def params_text(params: dict[str, Any]) -> str:

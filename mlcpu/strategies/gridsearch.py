@@ -145,9 +145,8 @@ class GridSearchCVStrategy(Strategy):
         if len(folds) != 1:
             raise InputError("gridsearchcv needs every candidate on the same folds")
         grid = [{k: [v] for k, v in c.grid_params().items()} for c in candidates]
-        order = [
-            (candidates.index(c.candidate), c.fold.index if c.fold else 0) for c in workload.configs
-        ]
+        position = {candidate: i for i, candidate in enumerate(candidates)}
+        order = [(position[c.candidate], c.fold.index if c.fold else 0) for c in workload.configs]
         estimator = candidates[0].build(random_state=workload.seed, n_jobs=1)
         return {"estimator": estimator, "grid": grid, "order": order}
 
