@@ -37,6 +37,7 @@ from mlcpu.engines.dask_address import (
     insecure_warning,
     scheduler_address,
 )
+from mlcpu.engines.dask_cluster import EMBEDDED_CONFIG
 from mlcpu.errors import InputError, WorkerDiedError
 from mlcpu.records.config import make_configs
 from mlcpu.training.workload import Workload
@@ -88,6 +89,20 @@ def test_forest_work_stays_inside_its_task(dask_strategy, iris_workload):
     keys = [str(task["key"]) for task in stream.data]
     assert len(keys) == len(iris_workload.configs), keys
     assert all(key.startswith("mlcpu-train-") for key in keys), keys
+
+
+def _worker_settings() -> dict[str, object]:
+    return {key: dask.config.get(key) for key in EMBEDDED_CONFIG}
+
+
+def test_the_embedded_cluster_runs_quiet_in_every_worker(dask_strategy):
+    """The configuration reaches the worker processes (through their nannies), not only the
+    scheduler in this process: an idle worker's profiler and fast tick stay off."""
+    settings = dask_strategy.client.run(_worker_settings)
+    assert len(settings) == 2
+    for seen in settings.values():
+        assert seen == EMBEDDED_CONFIG
+    assert dask.config.get("distributed.worker.profile.enabled") is True  # ours, not global
 
 
 def test_the_dataset_travels_once_not_in_every_task(dask_strategy):

@@ -55,6 +55,17 @@ from mlcpu.errors import InputError, TaskError
 from mlcpu.training.units import warm_up
 
 ALLOWED_FAILURES = 0
+# The embedded cluster's configuration. Every strategy of a run is started before any is
+# timed, so an idle cluster shares the cores with the others' measurements: Dask's statistical
+# profiler (every worker's stacks every 10 ms) and its 20 ms event-loop tick are what an idle
+# worker spends its CPU on (dask/distributed#2156), and mlcpu reads neither. The figures
+# measured with and without: docs/measured-facts.md, "An idle embedded Dask cluster".
+EMBEDDED_CONFIG: dict[str, object] = {
+    "distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "2s",
+}
 CONNECT_TIMEOUT_S = 10.0
 # How long a run waits for a cluster that has no worker at all before it gives up.
 NO_WORKERS_TIMEOUT_S = 30.0
@@ -150,7 +161,7 @@ class DaskEngine(Engine):
     def _start_embedded(self) -> None:
         with (
             _signals_deferred(),
-            dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}),
+            dask.config.set(EMBEDDED_CONFIG),
         ):
             self._cluster = distributed.LocalCluster(
                 n_workers=self.workers,
@@ -164,7 +175,12 @@ class DaskEngine(Engine):
                 # mlcpu reports a dead worker or a stopped task itself, in one line.
                 silence_logs=logging.CRITICAL,
             )
-            self._client = distributed.Client(self._cluster, set_as_default=False)
+            # Results (a piece's trees) come straight from the worker that made them, not
+            # through the scheduler, which would hold and forward every byte a second time.
+            # Only here: the workers of an existing cluster may not be reachable from us.
+            self._client = distributed.Client(
+                self._cluster, set_as_default=False, direct_to_workers=True
+            )
 
     def _connect(self) -> None:
         tls = ("distributed.comm.tls.ca-file", "distributed.comm.tls.client.cert")

@@ -110,16 +110,32 @@ class DaskRun:
         try:
             while self.pending or self.in_flight:
                 self.fill()
-                try:
-                    future = self.done.get(timeout=_POLL_S)
-                except queue.Empty:
-                    pass
-                else:
-                    self.settle(future)
+                ended = self.take_ended()
+                if all(future.status == "finished" for future, _ in ended):
+                    # Their threads are free: give them their next units before fetching
+                    # any result, so a worker never waits on a result's travel. (After a
+                    # Dask error the cluster is asked again first: a worker may be gone.)
+                    self.fill()
+                for future, flight in ended:
+                    self.settle(future, flight)
                 self.check_timeouts()
         except BaseException as exc:
             self.abandon(exc)
             raise
+
+    def take_ended(self) -> list[tuple[Any, _Flight]]:
+        """Every unit that has ended (waiting up to a poll for the first), out of flight."""
+        ended = []
+        try:
+            future = self.done.get(timeout=_POLL_S)
+            while True:
+                flight = self.in_flight.pop(future, None)
+                if flight is not None:  # None: cancelled by this run (timeout), reported
+                    ended.append((future, flight))
+                future = self.done.get_nowait()
+        except queue.Empty:
+            pass
+        return ended
 
     def fill(self) -> None:
         if not self.pending:
@@ -153,10 +169,7 @@ class DaskRun:
         future.add_done_callback(self.done.put)
 
     # -- outcomes -----------------------------------------------------------------------------
-    def settle(self, future: Any) -> None:
-        flight = self.in_flight.pop(future, None)
-        if flight is None:
-            return  # cancelled by this run (timeout) and already reported
+    def settle(self, future: Any, flight: _Flight) -> None:
         if future.status == "finished":
             placed: Placed = future.result()
             outcome = placed.outcome
