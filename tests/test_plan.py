@@ -67,11 +67,42 @@ def test_the_command_measures_and_predicts(tmp_path):
     assert document["costs"]["per_tree_s"] > 0
 
 
+def test_the_unit_cost_can_be_measured_on_dask(tmp_path):
+    """--engine dask measures a unit's round trip on a real embedded LocalCluster: dearer than
+    on a fork pool (a scheduler between the parent and the worker)."""
+    pytest.importorskip("distributed")
+    costs = {}
+    for engine in ("pool", "dask"):
+        path = tmp_path / f"{engine}.json"
+        extra = ["--probe-workers", "1"] if engine == "dask" else []
+        done = run_cli(
+            "plan", "--dataset", "iris", "--workers", "2", "--engine", engine, *extra,
+            "--json", str(path), timeout=180,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert ("on Dask" in done.stdout) == (engine == "dask"), done.stdout
+        document = json.loads(path.read_text())
+        assert document["engine"] == engine
+        costs[engine] = document["costs"]["per_piece_s"]
+    assert costs["dask"] > costs["pool"] > 0, costs
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(["--workers", "0"], "--workers"), (["--cores", "-1"], "--cores")],
+    [
+        (["--workers", "0"], "--workers"),
+        (["--cores", "-1"], "--cores"),
+        (["--engine", "ray"], "--engine"),
+        (["--probe-workers", "2"], "--engine dask only"),
+        (["--scheduler", "tcp://127.0.0.1:1"], "--engine dask only"),
+        (["--engine", "dask", "--scheduler", "nowhere"], "--scheduler expects"),
+        (
+            ["--engine", "dask", "--scheduler", "tcp://127.0.0.1:1", "--probe-workers", "2"],
+            "--probe-workers sizes an embedded cluster",
+        ),
+    ],
 )
-def test_bad_worker_counts_exit_2(args, message):
+def test_bad_plan_options_exit_2(args, message):
     done = run_cli("plan", *args)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1, done.stderr

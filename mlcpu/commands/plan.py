@@ -10,10 +10,13 @@ from rich.table import Table
 
 from mlcpu.commands import _args
 from mlcpu.commands.run import add_workload_arguments, build_workload, console_for
+from mlcpu.engines.dask_address import SCHEDULER_ENV, configured_scheduler, insecure_warning
+from mlcpu.errors import InputError
 from mlcpu.records import atomic
 
 HELP = "predict each plan's time on W workers from costs measured here, without running it"
 DEFAULT_WORKERS = (1, 2, 8, 32, 128)
+ENGINES = ("pool", "dask")
 
 
 def add_parser(commands: Any) -> None:
@@ -21,8 +24,9 @@ def add_parser(commands: Any) -> None:
         "plan",
         help=HELP,
         description=f"{HELP}. Measures the fixed cost of a fit and of a unit on a warm fork "
-        "pool, and one tree of each model's largest forest; simulates whole configurations, "
-        "pieces of trees and prefixes on each number of workers.",
+        "pool (or on Dask: --engine dask), and one tree of each model's largest forest; "
+        "simulates whole configurations, pieces of trees and prefixes on each number of "
+        "workers.",
     )
     add_workload_arguments(parser)
     parser.add_argument(
@@ -39,6 +43,27 @@ def add_parser(commands: Any) -> None:
         help="cores the workers share (default: one per worker); 4 workers on 2 cores: --cores 2",
     )
     parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="pool",
+        help="where the unit cost is measured: a warm fork pool (default), or Dask (an "
+        "embedded LocalCluster of --probe-workers workers, or --scheduler), whose units cost a "
+        "scheduler round trip and send their trees back over a socket",
+    )
+    parser.add_argument(
+        "--probe-workers",
+        type=_args.positive_int,
+        metavar="N",
+        help="--engine dask: workers of the embedded cluster that measures the unit cost "
+        "(default: one per core; the cores they share slow every round trip)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help=f"--engine dask: measure on this running Dask scheduler (default: ${SCHEDULER_ENV}, "
+        "else an embedded cluster)",
+    )
+    parser.add_argument(
         "--json", type=_args.output_file, metavar="PATH", help="write the table as JSON"
     )
     parser.set_defaults(handler=execute)
@@ -49,7 +74,24 @@ def execute(args: argparse.Namespace) -> int:
     from mlcpu.plans.makespan import PLANS, makespans
 
     workload = build_workload(args)
-    with registry.create("balanced", workers=1) as probe:  # measures fit and unit costs
+    if args.engine == "pool":
+        if args.scheduler is not None or args.probe_workers is not None:
+            raise InputError("--scheduler and --probe-workers apply to --engine dask only")
+        probe_name, options = "balanced", {"workers": 1}
+    else:
+        scheduler = configured_scheduler(args.scheduler)
+        if scheduler is not None and args.probe_workers is not None:
+            raise InputError(
+                f"--probe-workers sizes an embedded cluster; the cluster at {scheduler} has "
+                "the workers it has"
+            )
+        warning = insecure_warning(scheduler) if scheduler else None
+        if warning:
+            print(f"mlcpu: warning: {warning}", file=sys.stderr)
+        probe_name = "balanced@dask"
+        options = {"workers": args.probe_workers, "scheduler": args.scheduler}
+    # balanced's start-up measures the fixed costs of a fit and of a unit on its engine
+    with registry.create(probe_name, **options) as probe:
         planner = probe.planner  # type: ignore[attr-defined]
         costs = planner.costs_for(workload)
     rows = [
@@ -80,6 +122,7 @@ def execute(args: argparse.Namespace) -> int:
     console.print(
         f"costs: {costs.per_tree_s * 1e3:.3g} ms per tree, {costs.per_piece_s * 1e3:.3g} ms "
         f"per unit, {costs.score_per_tree_s * 1e3:.3g} ms scoring per tree"
+        + f" ({'on Dask' if args.engine == 'dask' else 'on a fork pool'})"
         + (f"; {args.cores} cores shared" if args.cores else "")
     )
     if args.json is not None:
@@ -90,6 +133,7 @@ def execute(args: argparse.Namespace) -> int:
                 "dataset": workload.dataset.name,
                 "estimators": [c.n_estimators for c in workload.configs],
                 "cores": args.cores,
+                "engine": args.engine,
                 "costs": costs.__dict__,
                 "rows": rows,
             },
