@@ -57,6 +57,7 @@ BAD_BY_OPTION: dict[str, list[str]] = {  # the same option means the same in eve
     "--target": ["", "x", "species", "é"],  # a bundled dataset has no target to choose
     "--model": ["", "x", "svm", "x:y", "os:getcwd", "os:no_such", "é", LONG],
     "--start-method": ["", "x", "FORK", "thread"],
+    "--engine": ["", "x", "DASK", "ray"],
     "--scheduler": ["", "x", "é"],
     "--max-slowdown": ["", "x", "-5%", "10", "=5%", "iris=", "nan%", "1e999%", "a=5%,a=6%"],
     "--max-accuracy-drop": ["", "x", "-0.1", "5", "nan", "200%", "=0.1"],
