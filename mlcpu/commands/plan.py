@@ -9,8 +9,8 @@ from typing import Any
 from rich.table import Table
 
 from mlcpu.commands import _args
-from mlcpu.commands.run import add_workload_arguments, build_workload, console_for
-from mlcpu.engines.dask_address import SCHEDULER_ENV, configured_scheduler, insecure_warning
+from mlcpu.commands.run import add_workload_arguments, build_workload, console_for, dask_scheduler
+from mlcpu.engines.dask_address import SCHEDULER_ENV
 from mlcpu.errors import InputError
 from mlcpu.records import atomic
 
@@ -79,15 +79,12 @@ def execute(args: argparse.Namespace) -> int:
             raise InputError("--scheduler and --probe-workers apply to --engine dask only")
         probe_name, options = "balanced", {"workers": 1}
     else:
-        scheduler = configured_scheduler(args.scheduler)
+        scheduler = dask_scheduler(args.scheduler)
         if scheduler is not None and args.probe_workers is not None:
             raise InputError(
                 f"--probe-workers sizes an embedded cluster; the cluster at {scheduler} has "
                 "the workers it has"
             )
-        warning = insecure_warning(scheduler) if scheduler else None
-        if warning:
-            print(f"mlcpu: warning: {warning}", file=sys.stderr)
         probe_name = "balanced@dask"
         options = {"workers": args.probe_workers, "scheduler": args.scheduler}
     # balanced's start-up measures the fixed costs of a fit and of a unit on its engine

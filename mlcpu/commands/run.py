@@ -223,10 +223,8 @@ def strategy_options(args: argparse.Namespace) -> dict[str, Any]:
     on_dask = [s for s in args.strategies if s == "dask" or s.endswith("@dask")]
     if args.scheduler is not None and not on_dask:
         raise InputError("--scheduler applies to strategies on Dask only (dask, NAME@dask)")
-    scheduler = configured_scheduler(args.scheduler) if on_dask else None
-    warning = insecure_warning(scheduler) if scheduler else None
-    if warning:
-        print(f"mlcpu: warning: {warning}", file=sys.stderr)
+    if on_dask:
+        dask_scheduler(args.scheduler)
     return {
         "workers": args.workers,
         "start_method": args.start_method,
@@ -234,6 +232,16 @@ def strategy_options(args: argparse.Namespace) -> dict[str, Any]:
         "task_timeout": args.task_timeout,
         "keep_going": args.keep_going,
     }
+
+
+def dask_scheduler(given: str | None) -> str | None:
+    """The scheduler to connect to (``--scheduler``, else ``$MLCPU_DASK_SCHEDULER``; None: an
+    embedded cluster), with one warning line if its traffic would be plain and off-host."""
+    scheduler = configured_scheduler(given)
+    warning = insecure_warning(scheduler) if scheduler else None
+    if warning:
+        print(f"mlcpu: warning: {warning}", file=sys.stderr)
+    return scheduler
 
 
 def console_for(stream: Any) -> Console:

@@ -111,7 +111,7 @@ class DaskRun:
             while self.pending or self.in_flight:
                 self.fill()
                 ended = self.take_ended()
-                if all(future.status == "finished" for future, _ in ended):
+                if ended and all(future.status == "finished" for future, _ in ended):
                     # Their threads are free: give them their next units before fetching
                     # any result, so a worker never waits on a result's travel. (After a
                     # Dask error the cluster is asked again first: a worker may be gone.)
