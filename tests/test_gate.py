@@ -229,21 +229,34 @@ def test_stopping_the_gate_leaves_no_process_of_either_side(trees, sent, code):
     assert not wait_until_gone(str(trees["same"]))
 
 
-def suite_tree(folder: Path) -> Path:
-    """A tree with the project's benchmark plumbing and the two small gate benchmarks."""
-    make_tree(folder)
-    shutil.copy(ROOT / "conftest.py", folder / "conftest.py")
-    shutil.copytree(
-        ROOT / "benchmarks", folder / "benchmarks", ignore=shutil.ignore_patterns("__pycache__")
-    )
-    (folder / "suite").mkdir()
-    shutil.copy(ROOT / "tests" / "gate_suite" / "bench_gate.py", folder / "suite" / "test_gate.py")
+# A pytest-benchmark suite that knows nothing of mlcpu (the trees hold no mlcpu package): a
+# few milliseconds of pure-Python work a run, so a side's run costs little more than pytest's
+# start-up. The slowed tree's code does twice the work, as a real change would.
+PLAIN_SUITE = """
+WORK = {work}
+
+
+def spin():
+    total = 0
+    for value in range(WORK):
+        total += value * value
+    return total
+
+
+def test_spin(benchmark):
+    benchmark.extra_info["accuracy"] = 1.0
+    benchmark.pedantic(spin, rounds=15, warmup_rounds=1)
+"""
+
+
+def suite_tree(folder: Path, work: int = 20_000) -> Path:
+    (folder / "suite").mkdir(parents=True)
+    (folder / "suite" / "test_plain.py").write_text(PLAIN_SUITE.format(work=work))
     return folder
 
 
 def test_a_pytest_benchmark_suite_is_gated_the_same_way(tmp_path):
-    base, slowed = suite_tree(tmp_path / "base"), suite_tree(tmp_path / "slow")
-    slow(slowed, 1.0)
+    base, slowed = suite_tree(tmp_path / "base"), suite_tree(tmp_path / "slow", work=40_000)
     report = tmp_path / "gate.json"
     done = gate(
         str(base),
@@ -251,22 +264,23 @@ def test_a_pytest_benchmark_suite_is_gated_the_same_way(tmp_path):
         "--pytest",
         "suite",
         "--pytest-args",
-        "-k sequential",
+        "-k spin",
         "--max-slowdown",
         "30%",
         "--max-rounds",
         "12",  # decided at 6 alone; a busy neighbour (the suite's other process) may need more
         "--json",
         str(report),
-        timeout=400,
+        timeout=300,
     )
     assert done.returncode == 1, done.stdout + done.stderr
     (row,) = json.loads(report.read_text())["benchmarks"]
-    assert row["name"] == "test_gate[sequential-iris]"
-    assert row["fullname"] == "suite/test_gate.py::test_gate[sequential-iris]"
+    assert row["name"] == "test_spin"
+    assert row["fullname"] == "suite/test_plain.py::test_spin"
     assert row["verdict"] == "regression"
     assert row["ratio"] > 1.3
     assert row["ratio_low"] > 1
+    assert row["base_accuracy"] == row["candidate_accuracy"] == {"accuracy": 1.0}
 
 
 def test_a_suite_missing_from_a_tree_is_bad_input(tmp_path):
