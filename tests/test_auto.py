@@ -34,6 +34,19 @@ def test_same_accuracy_as_sequential_and_the_choice_is_explained(auto, sequentia
     assert choice["probe_s"] > 0
 
 
+def test_a_warm_repeat_plans_from_the_first_runs_probe(auto, sequential, iris):
+    """Whichever plan auto chose, a second run of the same workload trains no probe tree."""
+    workload = Workload(iris, make_configs([10, 50, 100, 200]), seed=0)
+    first = auto.run(workload)
+    assert auto.result_extra()["choice"]["probe_s"] > 0
+    again = auto.run(workload)
+    extra = auto.result_extra()
+    assert extra["choice"]["probe_s"] == 0
+    assert extra["schedule"]["costs_from"] == "measured in the previous run"
+    expected = [r.accuracy for r in sequential.run(workload)]
+    assert [r.accuracy for r in first] == [r.accuracy for r in again] == expected
+
+
 def test_work_the_probe_already_did_runs_sequential(auto, iris):
     results = auto.run(Workload(iris, make_configs([1]), seed=0))
     choice = auto.result_extra()["choice"]

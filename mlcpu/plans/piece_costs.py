@@ -100,6 +100,11 @@ class PiecePlanner:
         }
         return firsts, planned, costs
 
+    def remember(self, workload: Workload, costs: Costs) -> None:
+        """Keep a probe's costs for this workload's next run when no pieces run will refine
+        them (``auto`` chose another plan): a warm repeat then plans without probing again."""
+        self.learned.setdefault(workload_key(workload), costs)
+
     def learn(self, run: PiecesPlan) -> None:
         """Remember this workload's costs as the run measured them, for its next run."""
         before, fitted, workload = self.costs, run.fitted, run.workload
