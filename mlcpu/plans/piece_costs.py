@@ -87,6 +87,8 @@ class PiecePlanner:
         else:
             firsts, costs, probe_s = self._probe(workload)
             source = "probe"
+            if costs is not None:  # a later run plans from these, or from what a pieces run learns
+                self.learned[workload_key(workload)] = costs
         planned = self._plan(workload, firsts, costs) if costs is not None else None
         self.costs = costs
         self.last = {
@@ -99,11 +101,6 @@ class PiecePlanner:
             **(planned.describe() if planned is not None else {}),
         }
         return firsts, planned, costs
-
-    def remember(self, workload: Workload, costs: Costs) -> None:
-        """Keep a probe's costs for this workload's next run when no pieces run will refine
-        them (``auto`` chose another plan): a warm repeat then plans without probing again."""
-        self.learned.setdefault(workload_key(workload), costs)
 
     def learn(self, run: PiecesPlan) -> None:
         """Remember this workload's costs as the run measured them, for its next run."""

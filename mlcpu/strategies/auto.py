@@ -98,8 +98,6 @@ class AutoStrategy(Strategy):
         self._decide(workload, sequential_s, pool_s, left, prefixes_s=prefixes_s)
         self._choice["probe_s"] = self.planner.last.get("probe_s")
         chosen = self._choice["strategy"]
-        if costs is not None and chosen != "balanced":
-            self.planner.remember(workload, costs)
         if chosen == "sequential":
             plan = WholePlan(workload, self.emit, keep_estimators=keep_estimators)
             return self.execute(plan, self.in_process)
