@@ -135,9 +135,9 @@ def test_benchmark_compare_fail_against_the_saved_baseline(storage):
         "-k",
         "train and sequential and iris",
         "--benchmark-compare",
-        # Two runs of the same code on this shared machine differed by up to 1.9x in median
+        # Two runs of the same code on this shared machine differed by up to 2.4x in median
         # (other work comes and goes); this checks the mechanics, not this machine's noise.
-        "--benchmark-compare-fail=median:150%",
+        "--benchmark-compare-fail=median:300%",
         cwd=cwd,
     )
     assert done.returncode == 0, done.stdout + done.stderr

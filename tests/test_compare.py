@@ -1,14 +1,16 @@
 """``mlcpu compare``, the regression gate, on files pytest-benchmark really saved on this machine.
 
 A small suite (``tests/gate_suite/bench_gate.py``) is saved by pytest-benchmark in subprocesses:
-twice unchanged (A/A), once with a ten times heavier configuration and once with a less accurate
+twice unchanged (A/A), once with a twenty times heavier configuration and once with a less accurate
 one under the same names. Other cases are edits of run A itself (timings scaled, a benchmark
 removed, a file truncated, another Python), so they do not depend on how busy the machine was
 between two runs.
 
-Two runs of the same code seconds apart on this shared 2-core machine differed by up to 1.9x in
-median (other developers' work starts and stops), so comparisons between two real runs allow
-that much noise (``NOISE``); a 10% limit between runs would fail A/A comparisons here often.
+Two runs of the same code seconds apart on this shared 2-core machine differed by up to 2.4x in
+median (a CI run, the suite's other xdist process training beside one of them), so comparisons
+between two real runs allow 3x (``NOISE``); a 10% limit between runs would fail A/A comparisons
+here often. The heavier configuration (20 times the trees) measured 6-7x the time alone at 10
+times, so 20 times keeps it well clear of that allowance.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from tests.conftest import ROOT, cli_env, run_cli
 
 SUITE = "tests/gate_suite/bench_gate.py"
 NAMES = ("test_gate[sequential-iris]", "test_gate[threads-iris]")
-NOISE = ("--max-slowdown", "100%")
+NOISE = ("--max-slowdown", "200%")
 
 
 def save_suite(storage: Path, name: str, **env: str) -> dict:
@@ -64,7 +66,7 @@ def saved(tmp_path_factory) -> dict[str, dict]:
     return {
         "a": save_suite(storage, "a"),
         "b": save_suite(storage, "b"),
-        "heavier": save_suite(storage, "heavier", MLCPU_GATE_TREES="100"),
+        "heavier": save_suite(storage, "heavier", MLCPU_GATE_TREES="200"),
         "shallow": save_suite(storage, "shallow", MLCPU_GATE_MAX_DEPTH="1"),
     }
 
