@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -117,8 +118,14 @@ def test_task_timeout_stops_the_task_and_names_it(strategy):
     assert "ran longer than the task timeout of 1.5 s" in done.stderr
 
 
-def _start_long_run(strategy: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
+@contextlib.contextmanager
+def long_run(strategy: str) -> Iterator[subprocess.Popen[str]]:
+    """A real ``mlcpu run`` that trains for minutes; whatever the test does, it ends with it.
+
+    A test that fails before it has stopped the run would otherwise leave the run training
+    beside the next tests (and its pipes to be reported, unclosed, in whichever test the
+    garbage collector happens to run)."""
+    process = subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -141,6 +148,21 @@ def _start_long_run(strategy: str) -> subprocess.Popen[str]:
         text=True,
         preexec_fn=as_if_in_the_foreground,
     )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            _kill_tree(process)
+        process.communicate(timeout=20)
+
+
+def _kill_tree(process: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(psutil.Error):
+        for left in psutil.Process(process.pid).children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                left.kill()
+    with contextlib.suppress(ProcessLookupError):
+        process.kill()
 
 
 def _wait_for_workers(process: subprocess.Popen[str], count: int) -> list[psutil.Process]:
@@ -156,11 +178,7 @@ def _wait_for_workers(process: subprocess.Popen[str], count: int) -> list[psutil
                 continue  # a pool replacing a worker, or the warm-up finishing
         if len(busy) >= count:
             return children
-    for left in [*psutil.Process(process.pid).children(recursive=True), process]:
-        with contextlib.suppress(psutil.Error, ProcessLookupError):
-            left.kill()  # the run must not outlive its test and load the next ones
-    process.communicate(timeout=20)
-    pytest.fail("workers never started training")
+    pytest.fail("workers never started training")  # long_run stops what did start
 
 
 def _alive(processes: list[psutil.Process]) -> list[psutil.Process]:
@@ -188,10 +206,10 @@ def _shared_folders(pid: int) -> set[str]:
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 @pytest.mark.parametrize("strategy", [*PROCESS_STRATEGIES, "dask", "gridsearchcv"])
 def test_signal_stops_every_worker_and_leaves_nothing(strategy, sig, code):
-    process = _start_long_run(strategy)
-    children = _wait_for_workers(process, 2)
-    process.send_signal(sig)
-    _, err = process.communicate(timeout=20)
+    with long_run(strategy) as process:
+        children = _wait_for_workers(process, 2)
+        process.send_signal(sig)
+        _, err = process.communicate(timeout=20)
     assert process.returncode == code, err
     deadline = time.monotonic() + 5
     while _alive(children) and time.monotonic() < deadline:
@@ -203,10 +221,10 @@ def test_signal_stops_every_worker_and_leaves_nothing(strategy, sig, code):
 
 @pytest.mark.parametrize("strategy", [*PROCESS_STRATEGIES, "dask", "gridsearchcv"])
 def test_workers_die_with_a_sigkilled_parent(strategy):
-    process = _start_long_run(strategy)
-    children = _wait_for_workers(process, 2)
-    process.kill()
-    process.communicate(timeout=20)
+    with long_run(strategy) as process:
+        children = _wait_for_workers(process, 2)
+        process.kill()
+        process.communicate(timeout=20)
     deadline = time.monotonic() + 5
     while (_alive(children) or _shared_folders(process.pid)) and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -129,23 +129,24 @@ def test_worker_killed_in_the_warm_up(strategy, monkeypatch):
 
 @pytest.mark.parametrize("strategy", PROCESS_STRATEGIES)
 def test_worker_killed_mid_task(strategy):
-    from tests.test_faults import _start_long_run
+    from tests.test_faults import long_run
 
-    process = _start_long_run(strategy)
-    # Each task writes a start marker (pid, start time) where the supervisor reads it.
-    markers = f"{tempfile.gettempdir()}/mlcpu-tasks-{process.pid}-*/task-*"
-    deadline = time.monotonic() + 60
-    victim = None
-    while victim is None and time.monotonic() < deadline:
-        for marker in glob.glob(markers):
-            with contextlib.suppress(OSError, ValueError):
-                victim = int(Path(marker).read_text().split()[0])
-                break
-        time.sleep(0.01)
-    assert victim is not None, "no task ever started"
-    children = _workers_of(process.pid)
-    os.kill(victim, signal.SIGKILL)
-    out, err = process.communicate(timeout=30)
+    with long_run(strategy) as process:
+        # Each task writes a start marker (pid, start time) where the supervisor reads it; a
+        # marker can be read in the instant between its creation and its one write (empty).
+        markers = f"{tempfile.gettempdir()}/mlcpu-tasks-{process.pid}-*/task-*"
+        deadline = time.monotonic() + 60
+        victim = None
+        while victim is None and time.monotonic() < deadline:
+            for marker in glob.glob(markers):
+                with contextlib.suppress(OSError, ValueError, IndexError):
+                    victim = int(Path(marker).read_text().split()[0])
+                    break
+            time.sleep(0.01)
+        assert victim is not None, "no task ever started"
+        children = _workers_of(process.pid)
+        os.kill(victim, signal.SIGKILL)
+        out, err = process.communicate(timeout=30)
     line = _ends_with_one_error(out, err, process.returncode, strategy)
     assert f"(pid {victim}) running 30" in line, line
     time.sleep(0.2)
