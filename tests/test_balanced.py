@@ -64,6 +64,31 @@ def test_each_configuration_reports_its_pieces_cores_and_processes(balanced, iri
         assert sum(r.extra["pieces"] for r in results) == schedule["pieces"] + probed
 
 
+def test_on_tiny_data_the_probe_times_a_second_tree_and_keeps_both(balanced, iris):
+    """Iris's first fit is mostly the process's first-touch costs (3.7-20 ms where a tree of a
+    large forest takes 0.7 ms), so the probe times the second tree alone; both trees are the
+    largest forest's first piece, and the joined forest is still exactly one fit's."""
+    configs = make_configs([30, 12])
+    workload = Workload(iris, configs, seed=4)
+    planner = balanced.planner
+    firsts, schedule, costs = planner.prepare(workload)
+    assert list(firsts) == [0]  # the largest forest
+    assert firsts[0].extra["trees"] == [0, 2]
+    assert len(firsts[0].estimator.estimators_) == 2
+    assert schedule is not None
+    assert costs is not None
+    assert sum(p.trees for p in schedule.pieces if p.config == 0) == 28
+    assert min(p.start for p in schedule.pieces if p.config == 0) == 2
+    # a piece's fixed cost is a round trip plus a fit's own fixed cost, measured here
+    assert planner.per_piece_s > planner.fit_overhead_s > 0
+    results = balanced.run(workload, keep_estimators=True)
+    for config, result in zip(configs, results, strict=True):
+        whole = normal_fit(config, iris, 4)
+        assert np.array_equal(
+            result.estimator.predict_proba(iris.X_test), whole.predict_proba(iris.X_test)
+        )
+
+
 def test_models_that_cannot_be_cut_are_trained_whole_on_the_pool(balanced, iris):
     configs = make_configs([10, 20], model=FAULTY + "raise_error")  # fails only at 100 trees
     workload = Workload(iris, configs, seed=0)

@@ -1,9 +1,10 @@
 """How ``balanced`` and ``auto`` decide the pieces: measure the costs, plan, learn from the run.
 
-Measuring before planning: the first tree of each model's largest forest is trained here (it
-is kept as that forest's first piece) and scored, which tells the per-tree costs of this
-workload; the fixed cost of one piece on the engine is measured once, at start-up. A workload
-run before is planned from what its last run measured instead, with no probe.
+Measuring before planning: the first tree of each model's largest forest is trained here (on
+tiny data the second too; both kept as that forest's first piece) and scored, which tells the
+per-tree costs of this workload; the fixed cost of one piece on the engine is measured once, at
+start-up. A workload run before is planned from what its last run measured instead, with no
+probe.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from mlcpu.errors import InputError
-from mlcpu.plans.pieces import PiecesPlan, tiny_fit, trees_of, workload_key
+from mlcpu.plans.pieces import PiecesPlan, no_work, tiny_fit, trees_of, workload_key
 from mlcpu.plans.schedule import Costs, Piece, Schedule, cut, order, plan
 from mlcpu.records.task import TaskResult
 from mlcpu.training import forests
@@ -28,6 +29,10 @@ from mlcpu.training.workload import Workload
 
 # Round trips timed at start-up to learn the fixed cost of one piece on the engine.
 OVERHEAD_SAMPLES = 5
+# A probe fit shorter than this is mostly first-touch costs (the process's first fit on these
+# data): on iris one tree took 3.7-20 ms where a 200-tree forest takes 0.70 ms a tree. Such a
+# probe also times the forest's second tree alone, and the faster of the two is the tree's cost.
+FIRST_TOUCH_S = 0.05
 
 
 def check_piece_size(piece_size: int | None) -> int | None:
@@ -56,13 +61,15 @@ class PiecePlanner:
         self.fit_overhead_s = min(tiny_fit() for _ in range(3))
 
     def measure_piece_overhead(self, call: Callable[[Callable[[], float]], Any]) -> None:
-        """Time round trips of a trivial fit through the warm engine: the cost of one piece."""
+        """The fixed cost of one piece: an empty round trip through the warm engine, timed,
+        plus the fixed cost of a fit measured here (a worker's warm fit costs what ours
+        does). Round trips of a fit would say the same and cost a cold start-up their fits."""
         trips = []
         for _ in range(OVERHEAD_SAMPLES):
             began = time.perf_counter()
-            call(tiny_fit)
+            call(no_work)
             trips.append(time.perf_counter() - began)
-        self.per_piece_s = statistics.median(trips)
+        self.per_piece_s = statistics.median(trips) + (self.fit_overhead_s or 0.0)
 
     def costs_for(self, workload: Workload) -> Costs:
         """This workload's costs as the probe measures them (a custom model: refused)."""
@@ -126,7 +133,8 @@ class PiecePlanner:
         )
 
     def _probe(self, workload: Workload) -> tuple[dict[int, TaskResult], Costs | None, float]:
-        """Train the first tree of each cuttable model's largest forest here, timed.
+        """Train the first tree of each cuttable model's largest forest here, timed (and the
+        second tree too where the first was mostly first-touch costs; ``FIRST_TOUCH_S``).
 
         Returns those first pieces (kept as real work), the cost model, and the probe's time.
         """
@@ -148,25 +156,31 @@ class PiecePlanner:
             config = workload.configs[index]
             started = time.perf_counter()
             piece = forests.fit_trees(config, workload.dataset, workload.seed, 0, 1)
-            ended = time.perf_counter()
+            ended = fitted = time.perf_counter()
+            tree_s = ended - started
+            if config.n_estimators > 1 and tree_s < FIRST_TOUCH_S:
+                second = forests.fit_trees(config, workload.dataset, workload.seed, 1, 2)
+                fitted = time.perf_counter()
+                piece, tree_s = forests.join([piece, second]), min(tree_s, fitted - ended)
+            trees = len(piece.estimators_)
             piece.predict(workload.dataset.X_test)  # what scoring costs, per tree
             scored = time.perf_counter()
             pickle.loads(pickle.dumps(piece.estimators_[0]))  # sending a tree back, both sides
             transfer.append((time.perf_counter() - scored) / 2)
-            scoring.append(scored - ended)
+            scoring.append((scored - fitted) / trees)
             # A one-tree fit is mostly fixed cost on tiny data; never let noise in the
             # subtraction claim trees are free.
-            per_tree.append(max(ended - started - overhead, (ended - started) / 3))
+            per_tree.append(max(tree_s - overhead, tree_s / 3))
             firsts[index] = TaskResult(
                 index=index,
                 config=config,
                 accuracy=None,
-                seconds=ended - started,
+                seconds=fitted - started,
                 cpu=current_cpu(),
                 pid=os.getpid(),
                 started=started,
-                ended=ended,
-                extra={"trees": [0, 1]},
+                ended=fitted,
+                extra={"trees": [0, trees]},
                 estimator=piece,
             )
         probe_s = time.perf_counter() - began
@@ -186,7 +200,9 @@ class PiecePlanner:
             if not forests.supports(config):
                 ranges.append((0, 0))  # whole, handled apart
             else:
-                ranges.append((1 if index in firsts else 0, config.n_estimators))
+                ranges.append(
+                    (trees_of(firsts[index]) if index in firsts else 0, config.n_estimators)
+                )
         totals = [c.n_estimators for c in workload.configs]
         if all(stop <= start for start, stop in ranges):
             return Schedule((), 0, "none", 0.0)

@@ -45,6 +45,11 @@ def execute_piece(job: Job | ChunkJob) -> Outcome:
     return execute_chunk(job) if isinstance(job, ChunkJob) else execute(job)
 
 
+def no_work() -> float:
+    """Nothing, sent to a worker and back: what a unit's round trip costs beyond its fit."""
+    return 0.0
+
+
 def tiny_fit() -> float:
     """Fit one tree on a few rows: the fixed cost of a fit with (almost) no work in it."""
     from sklearn.ensemble import RandomForestClassifier
