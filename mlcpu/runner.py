@@ -124,6 +124,7 @@ class Runner:
             records: list[StrategyResult] = []
             for strategy in self.strategies:
                 self.listener.strategy_starting(strategy)
+                strategy.expected_runs = self.repeat
                 stack.enter_context(strategy)
                 record = StrategyResult(
                     name=strategy.name,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 import mlcpu.strategies as registry
@@ -30,7 +32,13 @@ def test_same_accuracy_as_sequential_and_the_choice_is_explained(auto, sequentia
     choice = auto.result_extra()["choice"]
     assert choice["strategy"] in {"sequential", "balanced", "incremental"}
     assert choice["reason"].startswith(f"chose {choice['strategy']}: ")
-    assert set(choice["predicted_s"]) == {"sequential", "balanced", "incremental"}
+    assert set(choice["predicted_s"]) == {
+        "sequential",
+        "balanced",
+        "incremental",
+        "incremental_in_process",
+    }
+    assert choice["engine"] in {"in process", "pool"}
     assert choice["probe_s"] > 0
 
 
@@ -109,8 +117,62 @@ def test_the_fastest_predicted_plan_is_chosen(
         "sequential": 1.0,
         "balanced": balanced_s,
         "incremental": incremental_s,
+        "incremental_in_process": None,
     }
+    assert choice["engine"] == ("in process" if expected == "sequential" else "pool")
     assert "vs 1 s sequential" in choice["reason"]
+
+
+@pytest.mark.parametrize(("here_s", "engine"), [(0.3, "in process"), (0.5, "pool")])
+def test_prefixes_here_compete_with_the_pools_plans(auto, iris_workload, here_s, engine):
+    """Fewer trees pay without a pool: prefixes trained here win where predicted fastest."""
+    parallel = auto._decide(iris_workload, 1.0, 0.6, pieces=4, prefixes_s=0.4, here_s=here_s)
+    choice = auto._choice
+    assert parallel
+    assert (choice["strategy"], choice["engine"]) == ("incremental", engine)
+    assert ("incremental in this process" in choice["reason"].split(" vs ")[0]) == (
+        engine == "in process"
+    )
+
+
+def test_one_run_leaves_the_pool_to_the_workload_and_repeats_start_it_first():
+    with registry.create("auto", workers=2) as once:
+        assert not once.engine.started  # one run: the workload decides whether it pays
+        assert once.planner.per_piece_s is not None  # planned with an assumed round trip
+    others = {p.pid for p in worker_children()}  # the module's warm auto, say
+    twice = registry.create("auto", workers=2)
+    twice.expected_runs = 2
+    with twice:
+        assert twice.engine.started
+        started = {p.pid for p in worker_children()} - others
+        assert len(started) == 2
+    assert started.isdisjoint(p.pid for p in worker_children())
+
+
+def test_the_runner_tells_strategies_how_many_runs_it_will_make(iris_workload):
+    runner = Runner(iris_workload, ["sequential", "auto"], workers=2, repeat=2)
+    runner.run()
+    assert [s.expected_runs for s in runner.strategies] == [2, 2]
+
+
+def test_prefixes_chosen_here_need_no_pool(iris_workload, sequential, monkeypatch):
+    """Whatever the probe measures, the plan auto says it chose is the one that runs."""
+    with registry.create("auto", workers=2) as cold:
+        decide = cold._decide
+
+        def prefer_here(workload, sequential_s, pool_s, pieces, *, prefixes_s, here_s):
+            assert here_s is not None  # sizes of one model share a forest
+            return decide(workload, 10.0, 9.0, pieces, prefixes_s=9.0, here_s=1.0)
+
+        monkeypatch.setattr(cold, "_decide", prefer_here)
+        results = cold.run(iris_workload)
+        extra = cold.result_extra()
+        assert extra["choice"]["engine"] == "in process"
+        assert extra["choice"]["pool_start_s"] > 0  # the cold pool's cost was counted
+        assert not cold.engine.started
+    assert extra["trees_trained"] == 30 < extra["trees_requested"] == 65
+    assert {r.pid for r in results} == {os.getpid()}
+    assert [r.accuracy for r in results] == [r.accuracy for r in sequential.run(iris_workload)]
 
 
 def test_sizes_that_share_a_forest_run_as_prefixes_when_predicted_fastest(auto, sequential):

@@ -65,8 +65,8 @@ def test_records_where_and_when_each_task_ran(strategy, iris_workload):
         assert 0 <= record.cpu < (os.cpu_count() or 1)
     pids = {r.pid for r in results}
     # auto may find that no pool pays (on a busy machine, say) and train here instead
-    chose = strategy.result_extra().get("choice", {}).get("strategy")
-    if getattr(strategy, "uses_processes", False) and chose != "sequential":
+    ran_here = strategy.result_extra().get("choice", {}).get("engine") == "in process"
+    if getattr(strategy, "uses_processes", False) and not ran_here:
         assert os.getpid() not in pids
         assert 1 <= len(pids) <= strategy.workers
     else:

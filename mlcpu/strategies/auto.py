@@ -9,13 +9,17 @@ plan, and whether a pool pays at all. ``balanced``'s probe (the first tree of ea
 largest forest, trained here) gives the per-tree cost; the fixed cost of a unit on the pool was
 measured at start-up. From those, every candidate's time is predicted and the fastest runs.
 
-The fork pool starts eagerly (it costs milliseconds), as does a cluster (``auto@dask``). Where
-only spawning pools exist it is started on the first workload whose predicted saving exceeds
-its start-up cost.
+A cold pool's start-up is part of the prediction: for one run (``mlcpu run`` without
+``--repeat``) the fork pool starts only if the workload pays for it, and where sizes share a
+forest the prefixes can also run here, with no pool at all (fewer trees, one core). When the
+caller will run more than once (``expected_runs``) the fork pool starts with the strategy, as
+a cluster (``auto@dask``) always does; a spawning pool starts on the first workload whose
+predicted saving exceeds its start-up shared among the runs.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from mlcpu.engines.base import Engine
@@ -32,8 +36,14 @@ from mlcpu.training.workload import Workload
 
 # The plans auto chooses among, by the name of the strategy that runs each alone.
 CANDIDATES = ("sequential", "balanced", "incremental")
-# What starting a spawning pool costs (fresh interpreters importing scikit-learn).
+# What starting a pool and measuring its round trip costs: fork (scikit-learn already
+# imported) and spawn (fresh interpreters importing it); docs/measured-facts.md.
+FORK_STARTUP_S = 0.12
 SPAWN_STARTUP_S = 2.0
+# An empty round trip through a warm fork pool, assumed until the pool is there to measure.
+FORK_TRIP_S = 0.0003
+# The label of prefixes trained here, one forest after another, in ``predicted_s``.
+HERE = "incremental_in_process"
 # The pool must be predicted at least this much faster. The prediction leaves out that two
 # forests trained at once each run 8-16% slower than alone (docs/measured-facts.md), and on
 # millisecond work its error (unmodelled fixed costs on either side) is larger than a smaller
@@ -68,10 +78,20 @@ class AutoStrategy(Strategy):
 
     def _start(self) -> None:
         self.planner.measure_fit_overhead()
-        # A fork pool costs milliseconds and a cluster was asked for: both start now. A
-        # spawning pool starts later, if a workload pays for it.
-        if getattr(self.engine, "start_method", "fork") == "fork":
+        method = getattr(self.engine, "start_method", None)
+        # A cluster was asked for, and a fork pool that several runs share costs each little:
+        # both start now. Otherwise the pool starts if a workload pays for it.
+        if method is None or (method == "fork" and self.expected_runs > 1):
             self._start_pool()
+        else:  # plan with an assumed round trip until the pool is there to measure it
+            self.planner.per_piece_s = (self.planner.fit_overhead_s or 0.0) + FORK_TRIP_S
+
+    def _cold_start_s(self) -> float:
+        """What starting the pool would add to each of the runs the caller will make."""
+        if self.engine.started:
+            return 0.0
+        method = getattr(self.engine, "start_method", "fork")
+        return (FORK_STARTUP_S if method == "fork" else SPAWN_STARTUP_S) / self.expected_runs
 
     def _start_pool(self) -> None:
         self.engine.start()
@@ -87,19 +107,32 @@ class AutoStrategy(Strategy):
                 for c in workload.configs
                 if forests.supports(c)
             )
-        pool_start_s = 0.0 if self.engine.started else SPAWN_STARTUP_S
+        cold_s = self._cold_start_s()
         if schedule is not None and schedule.predicted_s is not None:
-            pool_s = schedule.predicted_s + pool_start_s
-        prefixes_s = None
+            pool_s = schedule.predicted_s + cold_s
+        prefixes_s = here_s = None
         sweep = plan_sweep(workload.configs, self.workers, DEFAULT_CHUNKS_PER_WORKER)
         if costs is not None and sweep.trees_trained < sweep.trees_requested:
-            prefixes_s = predicted_s(sweep, self.workers, costs) + pool_start_s
+            prefixes_s = predicted_s(sweep, self.workers, costs) + cold_s
+            # Here, each model's largest forest is one fit: one fixed cost per model.
+            here = dataclasses.replace(costs, per_piece_s=overhead)
+            here_s = predicted_s(plan_sweep(workload.configs, 1, 1), 1, here)
         left = len(schedule.pieces) if schedule is not None else None
-        self._decide(workload, sequential_s, pool_s, left, prefixes_s=prefixes_s)
+        self._decide(workload, sequential_s, pool_s, left, prefixes_s=prefixes_s, here_s=here_s)
         self._choice["probe_s"] = self.planner.last.get("probe_s")
+        self._choice["pool_start_s"] = cold_s
         chosen = self._choice["strategy"]
         if chosen == "sequential":
             plan = WholePlan(workload, self.emit, keep_estimators=keep_estimators)
+            return self.execute(plan, self.in_process)
+        if self._choice["engine"] == "in process":
+            plan = PrefixPlan(
+                workload,
+                self.emit,
+                keep_estimators=keep_estimators,
+                workers=1,
+                chunks_per_worker=1,
+            )
             return self.execute(plan, self.in_process)
         if not self.engine.started:
             self._start_pool()
@@ -119,11 +152,14 @@ class AutoStrategy(Strategy):
         pieces: int | None,
         *,
         prefixes_s: float | None = None,
+        here_s: float | None = None,
     ) -> bool:
-        """Whether to run on the pool; records the choice (which plan) and the reason.
+        """Whether to run other than sequentially; records the choice (which plan, where)
+        and the reason.
 
         ``pool_s`` is balanced's predicted time, ``prefixes_s`` incremental's where
-        configurations share a forest (None where they do not).
+        configurations share a forest (None where they do not), ``here_s`` the same prefixes
+        trained in this process.
         """
         chosen = "balanced"
         cuttable = all(forests.supports(c) for c in workload.configs)
@@ -144,27 +180,36 @@ class AutoStrategy(Strategy):
             plans = {"balanced": pool_s}
             if prefixes_s is not None:
                 plans["incremental"] = prefixes_s
+            if here_s is not None:
+                plans[HERE] = here_s
             chosen = min(plans, key=lambda name: plans[name])
             best = plans[chosen]
             parallel = best < sequential_s * (1 - REQUIRED_GAIN)
-            verdict = (
-                "the pool pays"
-                if parallel
-                else f"the pool does not pay by the {REQUIRED_GAIN:.0%} it must to be trusted"
-            )
-            others = "".join(f", {plans[n]:.3g} s {n}" for n in plans if n != chosen)
+            if parallel:
+                verdict = "fewer trees pay" if chosen == HERE else "the pool pays"
+            else:
+                verdict = f"no plan pays by the {REQUIRED_GAIN:.0%} it must to be trusted"
+            others = "".join(f", {plans[n]:.3g} s {self._where(n)}" for n in plans if n != chosen)
             reason = (
-                f"predicted {best:.3g} s {chosen} on {self.workers} workers vs "
+                f"predicted {best:.3g} s {self._where(chosen)} vs "
                 f"{sequential_s:.3g} s sequential{others}: {verdict}"
             )
-        chosen = chosen if parallel else "sequential"
+        here = parallel and chosen == HERE
+        chosen = ("incremental" if here else chosen) if parallel else "sequential"
         self._choice = {
             "strategy": chosen,
+            "engine": "in process" if here or chosen == "sequential" else "pool",
             "reason": f"chose {chosen}: {reason}",
             "predicted_s": {
                 "sequential": sequential_s,
                 "balanced": pool_s,
                 "incremental": prefixes_s,
+                HERE: here_s,
             },
         }
         return parallel
+
+    def _where(self, plan: str) -> str:
+        if plan == HERE:
+            return "incremental in this process"
+        return f"{plan} on {self.workers} workers"

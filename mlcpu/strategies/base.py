@@ -80,6 +80,9 @@ class Strategy(abc.ABC):
     ) -> None:
         self.policy = FailurePolicy(self.name, keep_going, check_timeout(task_timeout))
         self.startup_s = 0.0
+        #: how many runs the caller will make (the runner's repeats): a strategy that decides
+        #: whether a pool pays (``auto``) shares the pool's start-up among them
+        self.expected_runs = 1
         self._started = False
         self._origin = 0.0
         self._on_result: ResultCallback | None = None
