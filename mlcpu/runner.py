@@ -2,7 +2,8 @@
 
 Every strategy's pool is started (start-up timed separately) before any work, then the repeats
 go round-robin over the strategies, so slow drift of a shared machine spreads over all of them
-instead of favouring whichever ran first.
+instead of favouring whichever ran first. Each strategy is told how many runs it will make:
+``auto`` running once starts its pool inside the run, only if the workload pays for it.
 """
 
 from __future__ import annotations
