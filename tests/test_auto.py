@@ -175,6 +175,17 @@ def test_prefixes_chosen_here_need_no_pool(iris_workload, sequential, monkeypatc
     assert [r.accuracy for r in results] == [r.accuracy for r in sequential.run(iris_workload)]
 
 
+def test_a_caller_that_runs_again_is_not_charged_the_pools_start_up_again(iris_workload):
+    """A loop or a benchmark runs auto many times: from its second run the pool is warm-worthy."""
+    with registry.create("auto", workers=2) as looped:
+        looped.run(iris_workload)
+        first = looped.result_extra()["choice"]
+        looped.run(iris_workload)
+        second = looped.result_extra()["choice"]
+    assert first["pool_start_s"] == pytest.approx(0.12)  # counted, whichever plan won
+    assert second["pool_start_s"] == 0.0
+
+
 def test_sizes_that_share_a_forest_run_as_prefixes_when_predicted_fastest(auto, sequential):
     """The tutorial sweep on digits: prefixes train 200 trees instead of 360; whatever auto
     picks, it says so, and the forests are the sequential ones."""

@@ -14,7 +14,8 @@ A cold pool's start-up is part of the prediction: for one run (``mlcpu run`` wit
 forest the prefixes can also run here, with no pool at all (fewer trees, one core). When the
 caller will run more than once (``expected_runs``) the fork pool starts with the strategy, as
 a cluster (``auto@dask``) always does; a spawning pool starts on the first workload whose
-predicted saving exceeds its start-up shared among the runs.
+predicted saving exceeds its start-up shared among the runs. A caller that runs again without
+saying so (a loop, a benchmark) is charged no start-up from its second run on.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class AutoStrategy(Strategy):
         self.planner = PiecePlanner(self.workers)
         self.in_process = InProcessEngine(1, self.policy)
         self._choice: dict[str, Any] = {}
+        self._runs = 0  # runs so far, this one included
 
     def describe(self) -> dict[str, Any]:
         return {"candidates": list(CANDIDATES), **self.engine.describe()}
@@ -87,8 +89,10 @@ class AutoStrategy(Strategy):
             self.planner.per_piece_s = (self.planner.fit_overhead_s or 0.0) + FORK_TRIP_S
 
     def _cold_start_s(self) -> float:
-        """What starting the pool would add to each of the runs the caller will make."""
-        if self.engine.started:
+        """What starting the pool would add to each run: its start-up shared among the runs
+        the caller said it will make, and nothing once the caller runs again (a loop or a
+        benchmark, whose later runs the pool then serves warm)."""
+        if self.engine.started or self._runs > 1:
             return 0.0
         method = getattr(self.engine, "start_method", "fork")
         return (FORK_STARTUP_S if method == "fork" else SPAWN_STARTUP_S) / self.expected_runs
@@ -98,6 +102,7 @@ class AutoStrategy(Strategy):
         self.planner.measure_piece_overhead(self.engine.call)
 
     def _run(self, workload: Workload, *, keep_estimators: bool) -> list[TaskResult]:
+        self._runs += 1
         firsts, schedule, costs = self.planner.prepare(workload)
         overhead = self.planner.fit_overhead_s or 0.0
         sequential_s = pool_s = None
