@@ -45,6 +45,8 @@ SPAWN_STARTUP_S = 2.0
 FORK_TRIP_S = 0.0003
 # The label of prefixes trained here, one forest after another, in ``predicted_s``.
 HERE = "incremental_in_process"
+# Here, each model's largest forest is one chunk: one fit, one fixed cost per model.
+HERE_WORKERS = HERE_CHUNKS = 1
 # The pool must be predicted at least this much faster. The prediction leaves out that two
 # forests trained at once each run 8-16% slower than alone (docs/measured-facts.md), and on
 # millisecond work its error (unmodelled fixed costs on either side) is larger than a smaller
@@ -78,9 +80,14 @@ class AutoStrategy(Strategy):
     def _make_engine(self, workers: int) -> Engine:
         return ForkPoolEngine(workers, self.policy)
 
+    @property
+    def _start_method(self) -> str | None:
+        """The pool's start method; None for a cluster (``auto@dask``)."""
+        return getattr(self.engine, "start_method", None)
+
     def _start(self) -> None:
         self.planner.measure_fit_overhead()
-        method = getattr(self.engine, "start_method", None)
+        method = self._start_method
         # A cluster was asked for, and a fork pool that several runs share costs each little:
         # both start now. Otherwise the pool starts if a workload pays for it.
         if method is None or (method == "fork" and self.expected_runs > 1):
@@ -94,8 +101,8 @@ class AutoStrategy(Strategy):
         benchmark, whose later runs the pool then serves warm)."""
         if self.engine.started or self._runs > 1:
             return 0.0
-        method = getattr(self.engine, "start_method", "fork")
-        return (FORK_STARTUP_S if method == "fork" else SPAWN_STARTUP_S) / self.expected_runs
+        startup_s = FORK_STARTUP_S if self._start_method == "fork" else SPAWN_STARTUP_S
+        return startup_s / self.expected_runs
 
     def _start_pool(self) -> None:
         self.engine.start()
@@ -119,9 +126,9 @@ class AutoStrategy(Strategy):
         sweep = plan_sweep(workload.configs, self.workers, DEFAULT_CHUNKS_PER_WORKER)
         if costs is not None and sweep.trees_trained < sweep.trees_requested:
             prefixes_s = predicted_s(sweep, self.workers, costs) + cold_s
-            # Here, each model's largest forest is one fit: one fixed cost per model.
             here = dataclasses.replace(costs, per_piece_s=overhead)
-            here_s = predicted_s(plan_sweep(workload.configs, 1, 1), 1, here)
+            here_sweep = plan_sweep(workload.configs, HERE_WORKERS, HERE_CHUNKS)
+            here_s = predicted_s(here_sweep, HERE_WORKERS, here)
         left = len(schedule.pieces) if schedule is not None else None
         self._decide(workload, sequential_s, pool_s, left, prefixes_s=prefixes_s, here_s=here_s)
         self._choice["probe_s"] = self.planner.last.get("probe_s")
@@ -135,8 +142,8 @@ class AutoStrategy(Strategy):
                 workload,
                 self.emit,
                 keep_estimators=keep_estimators,
-                workers=1,
-                chunks_per_worker=1,
+                workers=HERE_WORKERS,
+                chunks_per_worker=HERE_CHUNKS,
             )
             return self.execute(plan, self.in_process)
         if not self.engine.started:
