@@ -8,6 +8,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -69,6 +70,55 @@ def test_resource_tracker_pid_is_its_process(tmp_path):
             assert b"resource_tracker" in fh.read()
     finally:
         _thirdparty.untrack(str(folder), "folder")
+
+
+KILLED_AT_LAUNCH = """
+import os, signal, sys, tempfile
+from joblib.externals.loky.backend import resource_tracker
+tracker = resource_tracker._resource_tracker
+launch = tracker._launch
+def launch_and_kill():  # as an out-of-memory killer might: the new tracker dies at once
+    launch()
+    os.kill(tracker._pid, signal.SIGKILL)
+    os.waitpid(tracker._pid, 0)
+    tracker._launch = launch
+    print(tracker._pid)
+tracker._launch = launch_and_kill
+folder = tempfile.mkdtemp(dir=sys.argv[2])
+print(folder, flush=True)
+if sys.argv[1] == "mlcpu":
+    from mlcpu.host import thirdparty
+    thirdparty.track(folder, "folder")
+    print(thirdparty.tracker_pid(), flush=True)
+else:
+    resource_tracker.register(folder, "folder")
+os._exit(0)  # ends as if killed: what removes the folder now is the tracker, if any
+"""
+
+
+@pytest.mark.parametrize("caller", ["mlcpu", "loky"])
+def test_a_tracker_killed_as_it_starts_is_replaced(caller, tmp_path):
+    """loky writes its first message to a tracker it has just started unguarded: one killed
+    in between raises BrokenPipeError from loky (the control: if an upgrade guards that write,
+    it fails and the workaround in ``track`` can go); mlcpu starts another, which removes the
+    folder once the process is gone."""
+    done = subprocess.run(
+        [sys.executable, "-c", KILLED_AT_LAUNCH, caller, str(tmp_path)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    folder, killed, *rest = done.stdout.split()
+    if caller == "loky":
+        assert done.returncode == 1
+        assert "BrokenPipeError" in done.stderr, done.stderr
+        assert os.path.isdir(folder)
+        return
+    assert done.returncode == 0, done.stderr
+    assert rest, done.stderr
+    assert int(rest[0]) != int(killed)
+    deadline = time.monotonic() + 30
+    while os.path.isdir(folder) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not os.path.isdir(folder), "the replacement tracker did not remove the folder"
 
 
 def test_a_missing_internal_names_the_library_and_its_version():

@@ -32,14 +32,18 @@ from tests.test_faults import PROCESS_STRATEGIES, _alive
 
 
 def _workers_of(pid: int) -> list[psutil.Process]:
-    found = []
+    """The pool's workers, once the resource tracker shows itself: mlcpu starts the tracker
+    before any pool, and until it has exec'd it looks like a fork of the parent, as they do."""
+    found, helper_seen = [], False
     for child in psutil.Process(pid).children(recursive=True):
         try:
-            if not is_interpreter_helper(child):
+            if is_interpreter_helper(child):
+                helper_seen = True
+            else:
                 found.append(child)
         except psutil.Error:
             continue
-    return found
+    return found if helper_seen else []
 
 
 def _no_workers_left() -> bool:

@@ -176,7 +176,13 @@ def track(name: str, rtype: str) -> None:
     global _tracker_seen
     with _tracker_lock:
         _recover_locked()
-        _tracker().register(name, rtype)
+        try:
+            _tracker().register(name, rtype)
+        except OSError:
+            # The tracker died between its launch and the first message (loky writes that one
+            # unguarded: BrokenPipeError); start another and tell it everything.
+            _recover_locked()
+            _tracker().register(name, rtype)
         _tracked[name] = rtype
         _tracker_seen = tracker_pid()
 
