@@ -5,9 +5,6 @@ A plan is made for one run of one workload. ``units()`` lists the work in submis
 ``job_function`` and hands every settled unit back to ``take``; the plan emits one result per
 configuration as soon as it is complete (``emit``: the strategy's, which stamps run-relative
 times and calls the user's ``on_result``). ``results()`` then gives them in workload order.
-
-Three plans exist: whole configurations (``whole``), pieces of trees joined back into forests
-(``pieces``), and exact prefixes of one forest per model (``prefixes``).
 """
 
 from __future__ import annotations

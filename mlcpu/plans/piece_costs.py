@@ -195,14 +195,11 @@ class PiecePlanner:
         return firsts, costs, probe_s
 
     def _plan(self, workload: Workload, firsts: dict[int, TaskResult], costs: Costs) -> Schedule:
-        ranges = []
-        for index, config in enumerate(workload.configs):
-            if not forests.supports(config):
-                ranges.append((0, 0))  # whole, handled apart
-            else:
-                ranges.append(
-                    (trees_of(firsts[index]) if index in firsts else 0, config.n_estimators)
-                )
+        starts = {i: trees_of(first) for i, first in firsts.items()}
+        ranges = [  # (0, 0): cannot be cut, run whole and handled apart
+            (starts.get(i, 0), c.n_estimators) if forests.supports(c) else (0, 0)
+            for i, c in enumerate(workload.configs)
+        ]
         totals = [c.n_estimators for c in workload.configs]
         if all(stop <= start for start, stop in ranges):
             return Schedule((), 0, "none", 0.0)

@@ -20,7 +20,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from mlcpu.plans.base import Emit, Plan
-from mlcpu.plans.schedule import Piece, Schedule
+from mlcpu.plans.schedule import Schedule
 from mlcpu.records.config import TaskConfig
 from mlcpu.records.task import TaskResult
 from mlcpu.training import forests
@@ -176,9 +176,10 @@ class PiecesPlan(Plan):
                 and piece.trees == w.configs[piece.config].n_estimators
             ):
                 whole_job(piece.config)
-            else:
-                jobs.append(self._chunk_job(len(jobs), piece))
-                self.owners.append((piece.config, piece.start))
+            else:  # inner_threads None: capped once per worker (execute_piece)
+                config, start, stop = w.configs[piece.config], piece.start, piece.stop
+                jobs.append(ChunkJob(len(jobs), config, w.dataset, w.seed, start, stop))
+                self.owners.append((piece.config, start))
         counts = collections.Counter(config for config, _ in self.owners)
         self.assemblies = {
             i: Assembly(i, c, counts[i] + (i in self.firsts))
@@ -210,8 +211,3 @@ class PiecesPlan(Plan):
             self.scored.append(time.perf_counter() - began)
             self.finish(config_index, result)
         return record
-
-    def _chunk_job(self, index: int, piece: Piece) -> ChunkJob:
-        w = self.workload
-        # inner_threads None: capped once per worker (execute_piece)
-        return ChunkJob(index, w.configs[piece.config], w.dataset, w.seed, piece.start, piece.stop)

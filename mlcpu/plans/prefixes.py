@@ -144,11 +144,7 @@ def predicted_s(sweep: SweepPlan, workers: int, costs: Costs) -> float:
     Chunks send back tree probabilities, not trees, and the parent only adds them up: neither
     is modelled (both are far smaller than a tree's training on the measured workloads).
     """
-    chunks = [
-        Piece(number, start, stop)
-        for number, group in enumerate(sweep.groups)
-        for start, stop in group.chunks
-    ]
+    chunks = [Piece(n, a, b) for n, group in enumerate(sweep.groups) for a, b in group.chunks]
     chunks += [Piece(-1, 0, config.n_estimators) for _, config in sweep.whole]
     chunks.sort(key=lambda piece: -piece.trees)
     trees_only = Costs(per_tree_s=costs.per_tree_s, per_piece_s=costs.per_piece_s)
@@ -313,17 +309,10 @@ class PrefixPlan(Plan):
         for score in self.scores:
             for number, (start, stop) in enumerate(score.group.chunks):
                 self.routes[len(planned)] = (score, number)
-                planned.append(
-                    PrefixChunkJob(
-                        len(planned),
-                        score.group.largest,
-                        dataset,
-                        seed,
-                        start,
-                        stop,
-                        keep_trees=keep,
-                    )
+                job = PrefixChunkJob(
+                    len(planned), score.group.largest, dataset, seed, start, stop, keep_trees=keep
                 )
+                planned.append(job)
         for index, config in self.sweep.whole:
             self.routes[len(planned)] = index
             planned.append(Job(len(planned), config, dataset, seed, keep_estimator=keep))
@@ -341,6 +330,4 @@ class PrefixPlan(Plan):
 
 
 def _trees_of(job: PrefixChunkJob | Job) -> int:
-    if isinstance(job, PrefixChunkJob):
-        return job.stop - job.start
-    return job.config.n_estimators
+    return job.stop - job.start if isinstance(job, PrefixChunkJob) else job.config.n_estimators

@@ -170,12 +170,8 @@ def _plan(
     transfer_step: int | None,
 ) -> Schedule:
     """``plan`` in units of one tree's cost."""
-    costs = Costs(
-        per_tree_s=1.0,
-        per_piece_s=0.0 if piece_step is None else RATIO_STEP**piece_step,
-        score_per_tree_s=0.0 if score_step is None else RATIO_STEP**score_step,
-        transfer_per_tree_s=0.0 if transfer_step is None else RATIO_STEP**transfer_step,
-    )
+    steps = (piece_step, score_step, transfer_step)
+    costs = Costs(1.0, *(0.0 if step is None else RATIO_STEP**step for step in steps))
     spans = [stop - start for start, stop in ranges]
     largest = max(spans)
     if largest < 1:

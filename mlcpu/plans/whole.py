@@ -35,15 +35,8 @@ class WholePlan(Plan):
     def units(self) -> list[Any]:
         w = self.workload
         jobs = [
-            Job(
-                i,
-                config,
-                w.dataset,
-                w.seed,
-                n_jobs=self.n_jobs,
-                keep_estimator=self.keep_estimators,
-            )
-            for i, config in enumerate(w.configs)
+            Job(i, c, w.dataset, w.seed, n_jobs=self.n_jobs, keep_estimator=self.keep_estimators)
+            for i, c in enumerate(w.configs)
         ]
         if self.largest_first:
             jobs.sort(key=lambda job: (-job.config.n_estimators, job.index))

@@ -91,25 +91,23 @@ def summaries() -> dict[str, str]:
 def get(name: str) -> type[Strategy]:
     """The class registered as ``name``; an unknown name lists the valid ones."""
     if name in variants():
-        if name not in _moved_classes:
-            _moved_classes[name] = _moved(*name.split("@"))
+        if name not in _moved_classes:  # made by the engine's module from the strategy's class
+            base, engine = name.split("@")
+            _moved_classes[name] = _load(_ENGINES[engine])(get(base))
         return _moved_classes[name]
     try:
         entry = _registry[name]
     except KeyError:
         raise InputError(f"unknown strategy {name!r}; choose from {choices()}") from None
     if isinstance(entry, str):
-        module_name, _, attr = entry.partition(":")
-        entry = getattr(importlib.import_module(module_name), attr)
-        _registry[name] = entry
+        entry = _registry[name] = _load(entry)
     return entry
 
 
-def _moved(name: str, engine: str) -> type[Strategy]:
-    module_name, _, attr = _ENGINES[engine].partition(":")
-    move = getattr(importlib.import_module(module_name), attr)
-    moved: type[Strategy] = move(get(name))
-    return moved
+def _load(path: str) -> Any:
+    """What ``"module:attr"`` names, imported now."""
+    module_name, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
 
 
 def available(name: str) -> bool:

@@ -23,15 +23,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from mlcpu.engines.base import Engine
 from mlcpu.engines.inprocess import InProcessEngine
-from mlcpu.engines.supervised import ForkPoolEngine
 from mlcpu.plans.piece_costs import PiecePlanner
 from mlcpu.plans.prefixes import DEFAULT_CHUNKS_PER_WORKER, PrefixPlan, plan_sweep, predicted_s
 from mlcpu.plans.whole import WholePlan
 from mlcpu.records.task import TaskResult
-from mlcpu.strategies.balanced import run_pieces
-from mlcpu.strategies.base import Strategy
+from mlcpu.strategies.balanced import ForkPoolStrategy, run_pieces
 from mlcpu.training import forests
 from mlcpu.training.workload import Workload
 
@@ -54,14 +51,12 @@ HERE_WORKERS = HERE_CHUNKS = 1
 REQUIRED_GAIN = 0.25
 
 
-class AutoStrategy(Strategy):
+class AutoStrategy(ForkPoolStrategy):
     name = "auto"
     summary = (
         "chooses for this workload and machine: sequential when no pool pays for its cost, "
         "else incremental where sizes share a forest, or balanced; says which and why"
     )
-    uses_processes = True
-    supervised = True
 
     def __init__(self, workers: int | None = None, **options: Any) -> None:
         super().__init__(workers, **options)
@@ -76,9 +71,6 @@ class AutoStrategy(Strategy):
     def result_extra(self) -> dict[str, Any]:
         schedule = {"schedule": dict(self.planner.last)} if self.planner.last else {}
         return {"choice": dict(self._choice), **schedule, **super().result_extra()}
-
-    def _make_engine(self, workers: int) -> Engine:
-        return ForkPoolEngine(workers, self.policy)
 
     @property
     def _start_method(self) -> str | None:

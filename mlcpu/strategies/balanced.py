@@ -23,14 +23,22 @@ from mlcpu.strategies.base import Strategy
 from mlcpu.training.workload import Workload
 
 
-class BalancedStrategy(Strategy):
+class ForkPoolStrategy(Strategy):
+    """A tree-level plan (``balanced``, ``incremental``, ``auto``) on a supervised fork pool."""
+
+    uses_processes = True
+    supervised = True
+
+    def _make_engine(self, workers: int) -> Engine:
+        return ForkPoolEngine(workers, self.policy)
+
+
+class BalancedStrategy(ForkPoolStrategy):
     name = "balanced"
     summary = (
         "trees, not configurations: every forest cut into pieces sized to the work, all "
         "pieces largest-first over a warm fork pool, joined back into identical forests"
     )
-    uses_processes = True
-    supervised = True
 
     def __init__(
         self, workers: int | None = None, *, piece_size: int | None = None, **options: Any
@@ -47,9 +55,6 @@ class BalancedStrategy(Strategy):
 
     def result_extra(self) -> dict[str, Any]:
         return {"schedule": dict(self.planner.last)} if self.planner.last else {}
-
-    def _make_engine(self, workers: int) -> Engine:
-        return ForkPoolEngine(workers, self.policy)
 
     def _start(self) -> None:
         self.engine.start()

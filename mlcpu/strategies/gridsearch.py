@@ -65,9 +65,7 @@ class _WarmLoky(InProcessEngine):
         from joblib import parallel_config
 
         return parallel_config(
-            backend="loky",
-            initializer=init_process_worker,
-            initargs=(*parent_identity(), None),
+            backend="loky", initializer=init_process_worker, initargs=(*parent_identity(), None)
         )
 
     def _start(self) -> None:
@@ -159,11 +157,8 @@ class GridSearchCVStrategy(Strategy):
         if fold is not None:
             from sklearn.model_selection import StratifiedKFold
 
-            return (
-                data.X_train,
-                data.y_train,
-                StratifiedKFold(fold.of, shuffle=True, random_state=fold.seed),
-            )
+            splitter = StratifiedKFold(fold.of, shuffle=True, random_state=fold.seed)
+            return data.X_train, data.y_train, splitter
         n_train, n_test = data.n_train, data.n_test
         X = np.concatenate([data.X_train, data.X_test])
         y = np.concatenate([data.y_train, data.y_test])

@@ -5,23 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlcpu.engines.base import Engine
-from mlcpu.engines.supervised import ForkPoolEngine
 from mlcpu.errors import InputError
 from mlcpu.plans.base import Plan
 from mlcpu.plans.prefixes import DEFAULT_CHUNKS_PER_WORKER, PrefixPlan
-from mlcpu.strategies.base import Strategy
+from mlcpu.strategies.balanced import ForkPoolStrategy
 from mlcpu.training.workload import Workload
 
 
-class IncrementalStrategy(Strategy):
+class IncrementalStrategy(ForkPoolStrategy):
     name = "incremental"
     summary = (
         "trains each forest once, tree-parallel on a warm fork pool, and serves every smaller "
         "size of the same model as its first trees: identical results, fewer trees"
     )
-    uses_processes = True
-    supervised = True
 
     def __init__(
         self,
@@ -30,22 +26,14 @@ class IncrementalStrategy(Strategy):
         chunks_per_worker: int = DEFAULT_CHUNKS_PER_WORKER,
         **options: Any,
     ) -> None:
-        if (
-            isinstance(chunks_per_worker, bool)
-            or not isinstance(chunks_per_worker, int)
-            or (chunks_per_worker < 1)
-        ):
-            raise InputError(
-                f"chunks_per_worker must be a positive integer, got {chunks_per_worker!r}"
-            )
-        self.chunks_per_worker = chunks_per_worker
+        n = chunks_per_worker
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise InputError(f"chunks_per_worker must be a positive integer, got {n!r}")
+        self.chunks_per_worker = n
         super().__init__(workers, **options)
 
     def describe(self) -> dict[str, Any]:
         return {**self.engine.describe(), "chunks_per_worker": self.chunks_per_worker}
-
-    def _make_engine(self, workers: int) -> Engine:
-        return ForkPoolEngine(workers, self.policy)
 
     def _make_plan(self, workload: Workload, *, keep_estimators: bool) -> Plan:
         return PrefixPlan(

@@ -50,11 +50,5 @@ def train_task(
     estimator.fit(*fit_rows(dataset, config))
     X, y = score_rows(dataset, config)
     accuracy = float(np.mean(estimator.predict(X) == y))
-    return TaskResult.ended_here(
-        index,
-        config,
-        started,
-        cpu,
-        accuracy=accuracy,
-        estimator=estimator if keep_estimator else None,
-    )
+    kept = estimator if keep_estimator else None
+    return TaskResult.ended_here(index, config, started, cpu, accuracy=accuracy, estimator=kept)

@@ -47,24 +47,19 @@ def validate(workload: Workload) -> None:
     rows = min(50, workload.dataset.n_train)
     X = workload.dataset.X_train[:rows]
     y = workload.dataset.y_train[:rows]
-    checked: set[tuple[str, tuple[tuple[str, Any], ...]]] = set()
-    for config in workload.configs:
-        key = (config.model, config.params)
-        if key in checked:
-            continue
-        checked.add(key)
-        probe = TaskConfig(1, model=config.model, params=config.params)
+    for model, params in dict.fromkeys((c.model, c.params) for c in workload.configs):
+        probe = TaskConfig(1, model=model, params=params)
         try:
             estimator = probe.build(random_state=workload.seed)
         except TypeError as exc:
-            raise InputError(f"model {config.model!r} rejected its parameters: {exc}") from None
+            raise InputError(f"model {model!r} rejected its parameters: {exc}") from None
         for method in ("fit", "predict"):
             if not callable(getattr(estimator, method, None)):
-                raise InputError(f"model {config.model!r} built an object without {method}()")
+                raise InputError(f"model {model!r} built an object without {method}()")
         try:
             estimator.fit(X, y)
         except (ValueError, TypeError) as exc:
-            raise InputError(f"model {config.model!r}: {_first_line(exc)}") from None
+            raise InputError(f"model {model!r}: {_first_line(exc)}") from None
 
 
 def _first_line(exc: BaseException) -> str:
