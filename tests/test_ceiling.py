@@ -12,7 +12,7 @@ from mlcpu import ceiling
 from mlcpu.comparing import ratios
 from mlcpu.records import results
 from mlcpu.records.config import make_configs
-from mlcpu.reporting import console
+from mlcpu.reporting import console, lines
 from mlcpu.runner import Runner
 from mlcpu.training.workload import Workload
 from tests.conftest import FAULTY, run_cli, worker_children
@@ -128,7 +128,7 @@ def test_a_ceiling_recorded_before_it_had_an_interval_still_loads(tmp_path):
     reloaded.compute_ratios()
     assert reloaded.strategies[1].of_ceiling == pytest.approx(1.7 / 1.6)
     assert reloaded.strategies[1].of_ceiling_low is None
-    assert console.of_ceiling_text(reloaded.strategies[1]) == "106% (ceiling has no interval)"
+    assert lines.of_ceiling_text(reloaded.strategies[1]) == "106% (ceiling has no interval)"
     assert "(best of each, no interval)" in console.ceiling_line(reloaded.ceiling)
 
 
@@ -158,7 +158,7 @@ def test_of_ceiling_is_given_against_both_ends_of_the_interval():
     record = balanced.to_dict()
     assert record["of_ceiling_low"] == balanced.of_ceiling_low
     assert record["of_ceiling_high"] == balanced.of_ceiling_high
-    assert console.of_ceiling_text(balanced) == "103% (100-106%)"
+    assert lines.of_ceiling_text(balanced) == "103% (100-106%)"
 
 
 @pytest.mark.parametrize("speedup", [1.2, 1.79, 1.80, 1.81, 1.854, 1.95, 2.3])

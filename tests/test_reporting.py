@@ -30,6 +30,7 @@ from mlcpu.records.ceiling import Ceiling
 from mlcpu.records.config import make_configs
 from mlcpu.records.results import RunResults, StrategyResult
 from mlcpu.reporting import console
+from mlcpu.reporting.lines import of_ceiling_text
 from mlcpu.runner import Runner
 from mlcpu.strategies.pools import MultiprocessingStrategy, ThreadsStrategy
 from mlcpu.training.workload import Workload
@@ -537,7 +538,7 @@ def test_html_report_is_one_self_contained_file(run_files, run_document, tmp_pat
     for strategy in run_document["strategies"]:
         assert f"<td>{strategy['label']}</td>" in text
         assert f"{strategy['speedup']:.2f}×" in text
-        of_ceiling = console.of_ceiling_text(StrategyResult.from_dict(strategy))
+        of_ceiling = of_ceiling_text(StrategyResult.from_dict(strategy))
         assert f'<td class="num">{of_ceiling}</td>' in text
     assert console.ceiling_line(Ceiling.from_dict(run_document["ceiling"])) in text
     machine = run_document["machine"]

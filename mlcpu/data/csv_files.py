@@ -37,17 +37,13 @@ def read_csv(path_name: str, target: str | None = None) -> CsvTable:
     path = Path(path_name)
     shown = repr(path_name)
     try:
-        is_dir = path.is_dir()
-    except OSError as exc:  # a name too long for the system, a file used as a folder
-        raise InputError(f"cannot read dataset file {shown}: {exc.strerror or exc}") from None
-    if not is_dir and not path.exists():
-        raise InputError(f"dataset file {shown} does not exist")
-    if is_dir:
-        raise InputError(f"dataset {shown} is a directory, not a CSV file")
-    try:
+        if path.is_dir():
+            raise InputError(f"dataset {shown} is a directory, not a CSV file")
+        if not path.exists():
+            raise InputError(f"dataset file {shown} does not exist")
         with path.open("rb") as fh:
             head = fh.read(_SNIFF_BYTES)
-    except OSError as exc:
+    except OSError as exc:  # a name too long for the system, a file used as a folder
         raise InputError(f"cannot read dataset file {shown}: {exc.strerror or exc}") from None
     if not head.strip():
         raise InputError(f"dataset file {shown} is empty; expected a header row and data rows")
@@ -92,24 +88,6 @@ def _read_header(rows: Iterator[list[str]], shown: str) -> list[str]:
         header = [name.strip() for name in next(rows)]
     except csv.Error as exc:
         raise InputError(f"line 1 of {shown} is not valid CSV ({_csv_reason(exc)})") from None
-    _check_header(header, shown)
-    return header
-
-
-def _csv_reason(exc: csv.Error) -> str:
-    if "field larger than field limit" in str(exc):
-        return f"a field is longer than {MAX_FIELD_CHARS} characters; is this really CSV?"
-    return str(exc)
-
-
-def _sniff_delimiter(text: str) -> str:
-    first_line = text.split("\n", 1)[0]
-    counts = {d: first_line.count(d) for d in _DELIMITERS}
-    best = max(counts, key=lambda d: counts[d])
-    return best if counts[best] > 0 else ","
-
-
-def _check_header(header: list[str], shown: str) -> None:
     if len(header) < 2:
         raise InputError(
             f"dataset file {shown} has {len(header)} column; it needs at least one feature "
@@ -128,6 +106,19 @@ def _check_header(header: list[str], shown: str) -> None:
             f"the first row of {shown} holds only numbers; mlcpu needs a header row naming "
             "the columns"
         )
+    return header
+
+
+def _csv_reason(exc: csv.Error) -> str:
+    if "field larger than field limit" in str(exc):
+        return f"a field is longer than {MAX_FIELD_CHARS} characters; is this really CSV?"
+    return str(exc)
+
+
+def _sniff_delimiter(text: str) -> str:
+    first_line = text.split("\n", 1)[0]
+    best = max(_DELIMITERS, key=first_line.count)
+    return best if first_line.count(best) > 0 else ","
 
 
 def _parse_rows(

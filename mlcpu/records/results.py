@@ -206,19 +206,8 @@ class RunResults:
 
     @classmethod
     def from_dict(cls, document: dict[str, Any]) -> RunResults:
-        known = {
-            "schema",
-            "mlcpu_version",
-            "created",
-            "status",
-            "error",
-            "machine",
-            "workload",
-            "repeat",
-            "accuracy_consistent",
-            "ceiling",
-            "strategies",
-        }
+        written = {"schema", "mlcpu_version", "accuracy_consistent"}  # by to_dict, not fields
+        known = written | set(cls.__dataclass_fields__) - {"extra"}
         ceiling = document.get("ceiling")
         return cls(
             machine=document.get("machine", {}),

@@ -47,23 +47,10 @@ def add_point(document: dict[str, Any], value: Any, run: RunResults) -> None:
 
 def crossover(points: list[dict[str, Any]]) -> dict[str, Any]:
     """Per strategy, the first (smallest) value at which its speedup vs sequential exceeds 1."""
-    names: list[str] = []
-    for point in points:
-        for record in point["run"]["strategies"]:
-            if record["name"] != BASELINE and record["name"] not in names:
-                names.append(record["name"])
-    found: dict[str, Any] = {}
-    for name in names:
-        found[name] = next(
-            (
-                point["value"]
-                for point in points
-                for record in point["run"]["strategies"]
-                if record["name"] == name and (record.get("speedup") or 0) > 1
-            ),
-            None,
-        )
-    return found
+    records = [(point["value"], r) for point in points for r in point["run"]["strategies"]]
+    names = dict.fromkeys(r["name"] for _, r in records if r["name"] != BASELINE)
+    faster = [(value, r["name"]) for value, r in records if (r.get("speedup") or 0) > 1]
+    return {name: next((value for value, n in faster if n == name), None) for name in names}
 
 
 @dataclass
@@ -91,12 +78,7 @@ class Sweep:
         return self.points[-1].run
 
     def strategy_names(self) -> list[str]:
-        names: list[str] = []
-        for point in self.points:
-            for strategy in point.run.strategies:
-                if strategy.name not in names:
-                    names.append(strategy.name)
-        return names
+        return list(dict.fromkeys(s.name for p in self.points for s in p.run.strategies))
 
     def work_size(self, value: Any) -> float:
         """A number for the x axis: the value itself, or the trees trained for a list of sizes."""

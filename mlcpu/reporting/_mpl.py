@@ -7,12 +7,13 @@ figure registry, no GUI backend to select, nothing left open between charts.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mlcpu.errors import MissingExtraError
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 DPI = 100
@@ -67,6 +68,14 @@ def new_figure(width: float, height: float) -> Figure:
     return figure
 
 
+def drawn(width: float, height: float, draw: Callable[[Figure], object]) -> Figure:
+    """A ``new_figure`` that ``draw`` has drawn on, in the shared style."""
+    with styled():
+        figure = new_figure(width, height)
+        draw(figure)
+    return figure
+
+
 def styled() -> Any:
     """Context manager applying the shared style while axes and artists are created."""
     return require().rc_context(STYLE)
@@ -81,6 +90,13 @@ def strategy_colors(names: Sequence[str]) -> dict[str, str]:
     if "sequential" in names:
         colors["sequential"] = SEQUENTIAL_COLOR
     return colors
+
+
+def nothing_to_draw(ax: Axes, text: str, **kwargs: Any) -> Axes:
+    """Turn ``ax`` into a note saying why there is no chart."""
+    ax.text(0.5, 0.5, text, ha="center", transform=ax.transAxes, **kwargs)
+    ax.set_axis_off()
+    return ax
 
 
 def to_image(figure: Figure, fmt: str = "png") -> bytes:
@@ -108,3 +124,10 @@ def plain_log_ticks(axis: Any) -> None:
 
     axis.set_major_formatter(PlainLog())
     axis.set_minor_formatter(PlainLog(labelOnlyBase=False))
+
+
+def line_colour(index: int, count: int) -> Any:
+    """Lines get shades of one scale, never a strategy's colour from the other charts."""
+    if count == 1:
+        return "black"
+    return require().colormaps["plasma"](0.85 * index / (count - 1))

@@ -63,10 +63,7 @@ def series(runs: Sequence[RunResults]) -> tuple[list[Series], bool]:
 
 
 def figure(runs: Sequence[RunResults]) -> Figure:
-    with _mpl.styled():
-        fig = _mpl.new_figure(8, 5)
-        draw(fig, runs)
-    return fig
+    return _mpl.drawn(8, 5, lambda fig: draw(fig, runs))
 
 
 def draw(fig: Figure | SubFigure, runs: Sequence[RunResults]) -> Axes:
@@ -80,9 +77,7 @@ def draw(fig: Figure | SubFigure, runs: Sequence[RunResults]) -> Axes:
     )
     fig.suptitle(title, fontsize=12)
     if not lines:
-        ax.text(0.5, 0.5, "No finished tasks to draw.", ha="center", transform=ax.transAxes)
-        ax.set_axis_off()
-        return ax
+        return _mpl.nothing_to_draw(ax, "No finished tasks to draw.")
     sizes = sorted({n for line in lines for n, _ in line.points})
     many = len(sizes) > 15
     for i, line in enumerate(lines):
@@ -93,7 +88,7 @@ def draw(fig: Figure | SubFigure, runs: Sequence[RunResults]) -> Axes:
             marker="o",
             markersize=3 if many else 6,
             linewidth=1.5,
-            color=_line_colour(i, len(lines)),
+            color=_mpl.line_colour(i, len(lines)),
             label=line.label,
         )
     if sizes[-1] / sizes[0] >= _LOG_SPAN:
@@ -120,12 +115,3 @@ def draw(fig: Figure | SubFigure, runs: Sequence[RunResults]) -> Axes:
 def _config_text(model: str, params: Any) -> str:
     extra = ", ".join(f"{k}={v}" for k, v in params)
     return f"{model} {extra}".strip()
-
-
-def _line_colour(index: int, count: int) -> Any:
-    """Datasets get shades of one scale, never a strategy's colour from the other charts."""
-    if count == 1:
-        return "black"
-    import matplotlib as mpl
-
-    return mpl.colormaps["plasma"](0.85 * index / (count - 1))

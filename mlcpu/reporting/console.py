@@ -15,8 +15,8 @@ from mlcpu.reporting import candidates
 from mlcpu.reporting.lines import (
     ceiling_line,
     machine_line,
-    of_ceiling_text,
     plural,
+    strategy_cells,
     task_line,
     workload_line,
 )
@@ -104,16 +104,7 @@ def summary_table(results: RunResults) -> Table:
     table.add_column("of ceiling", justify="right")
     table.add_column("with start-up", justify="right")
     for record in results.strategies:
-        table.add_row(
-            record.label,
-            str(record.workers),
-            _fmt(record.elapsed_s, ".4f", "failed" if record.error else "-"),
-            _fmt(record.startup_s, ".4f"),
-            _fmt(record.speedup, ".2f", suffix="x"),
-            _percent(record.efficiency),
-            of_ceiling_text(record),
-            _fmt(record.speedup_with_startup, ".2f", suffix="x"),
-        )
+        table.add_row(*strategy_cells(record, "x"))
     return table
 
 
@@ -158,11 +149,3 @@ def print_summary(console: Console, results: RunResults) -> None:
             "(oversubscribed).",
             highlight=False,
         )
-
-
-def _percent(value: float | None) -> str:
-    return _fmt(None if value is None else value * 100, ".0f", suffix="%")
-
-
-def _fmt(value: float | None, spec: str, missing: str = "-", suffix: str = "") -> str:
-    return missing if value is None else f"{value:{spec}}{suffix}"

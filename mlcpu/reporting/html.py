@@ -19,7 +19,8 @@ from mlcpu.records.sweeps import Sweep
 from mlcpu.reporting import _mpl, charts
 from mlcpu.reporting.candidates import best_line, candidate_records, params_text
 from mlcpu.reporting.captions import workload_caption
-from mlcpu.reporting.lines import ceiling_line, of_ceiling_text
+from mlcpu.reporting.lines import ceiling_line, strategy_cells
+from mlcpu.reporting.lines import number as _n
 
 CHART_CAPTIONS = {
     "scaling": "Elapsed time and speedup at each work size; the star marks where a strategy "
@@ -136,38 +137,10 @@ def _section(title: str, body: str) -> str:
 
 def _strategy_table(results: RunResults) -> str:
     results.compute_ratios()
-    rows = []
-    for s in results.strategies:
-        efficiency = None if s.efficiency is None else s.efficiency * 100
-        rows.append(
-            [
-                s.label,
-                s.workers,
-                _n(s.elapsed_s, ".4f", "failed" if s.error else "-"),
-                _n(s.startup_s, ".4f"),
-                _n(s.speedup, ".2f", suffix="×"),
-                _n(efficiency, ".0f", suffix="%"),
-                of_ceiling_text(s),
-                _n(s.speedup_with_startup, ".2f", suffix="×"),
-                len(s.runs_s),
-            ]
-        )
+    rows = [[*strategy_cells(s, "×"), len(s.runs_s)] for s in results.strategies]
     median = " (median of the runs)" if results.repeat > 1 else ""
-    table = _table(
-        [
-            "strategy",
-            "workers",
-            f"elapsed s{median}",
-            "start-up s",
-            "speedup",
-            "efficiency",
-            "of ceiling",
-            "with start-up",
-            "runs",
-        ],
-        rows,
-        numeric_from=1,
-    )
+    header = ["strategy", "workers", f"elapsed s{median}", "start-up s", "speedup", "efficiency"]
+    table = _table([*header, "of ceiling", "with start-up", "runs"], rows, numeric_from=1)
     ceiling = results.ceiling
     if ceiling is None or ceiling.ratio is None:
         return table
@@ -309,10 +282,6 @@ def _table(
         for row in rows
     )
     return f"<table>{top}\n{body}</table>\n"
-
-
-def _n(value: float | None, spec: str, missing: str = "-", suffix: str = "") -> str:
-    return missing if value is None else f"{value:{spec}}{suffix}"
 
 
 def _value(value: Any) -> str:

@@ -93,3 +93,22 @@ def of_ceiling_text(record: StrategyResult) -> str:
     if low == high:  # one worker: the ceiling is 1 by definition, not measured
         return f"{value:.0%} (ceiling 1, exact)"
     return f"{value:.0%} ({low * 100:.0f}-{high:.0%})"
+
+
+def number(value: float | None, spec: str, missing: str = "-", suffix: str = "") -> str:
+    return missing if value is None else f"{value:{spec}}{suffix}"
+
+
+def strategy_cells(record: StrategyResult, times: str) -> list[str]:
+    """A strategy's row of the summary, up to "with start-up"; ``times`` is ``x`` or ``×``."""
+    efficiency = None if record.efficiency is None else record.efficiency * 100
+    return [
+        record.label,
+        str(record.workers),
+        number(record.elapsed_s, ".4f", "failed" if record.error else "-"),
+        number(record.startup_s, ".4f"),
+        number(record.speedup, ".2f", suffix=times),
+        number(efficiency, ".0f", suffix="%"),
+        of_ceiling_text(record),
+        number(record.speedup_with_startup, ".2f", suffix=times),
+    ]

@@ -31,20 +31,9 @@ def points(sweep: Sweep, name: str, key: str) -> list[tuple[float, float]]:
     return found
 
 
-def crossover_x(sweep: Sweep, name: str) -> float | None:
-    """Where to mark strategy ``name``'s crossover on the x axis (None: it never paid off)."""
-    value = sweep.crossover.get(name)
-    if value is None:
-        return None
-    return sweep.work_size(value)
-
-
 def figure(sweep: Sweep) -> Figure:
-    names = sweep.strategy_names()
-    with _mpl.styled():
-        fig = _mpl.new_figure(13, 5.6 + 0.25 * max(0, len(names) - 4))
-        draw(fig, sweep)
-    return fig
+    height = 5.6 + 0.25 * max(0, len(sweep.strategy_names()) - 4)
+    return _mpl.drawn(13, height, lambda fig: draw(fig, sweep))
 
 
 def draw(fig: Figure | SubFigure, sweep: Sweep) -> tuple[Axes, Axes]:
@@ -118,7 +107,8 @@ def _legend_label(sweep: Sweep, name: str, label: str) -> str:
 
 
 def _mark_crossover(sweep: Sweep, name: str, color: str, time_ax: Axes, speed_ax: Axes) -> None:
-    x = crossover_x(sweep, name)
+    value = sweep.crossover.get(name)
+    x = None if value is None else sweep.work_size(value)
     if x is None or name == "sequential":
         return
     for ax in (time_ax, speed_ax):

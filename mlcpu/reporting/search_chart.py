@@ -3,7 +3,7 @@ with the folds' standard deviation as error bars (what ``GridSearchCV`` users pl
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mlcpu.records.results import RunResults
 from mlcpu.reporting import _mpl
@@ -29,10 +29,7 @@ def lines(results: RunResults) -> dict[str, list[tuple[int, float, float]]]:
 
 
 def figure(results: RunResults) -> Figure:
-    with _mpl.styled():
-        fig = _mpl.new_figure(8, 5)
-        draw(fig, results)
-    return fig
+    return _mpl.drawn(8, 5, lambda fig: draw(fig, results))
 
 
 def draw(fig: Figure | SubFigure, results: RunResults) -> Axes:
@@ -44,14 +41,12 @@ def draw(fig: Figure | SubFigure, results: RunResults) -> Axes:
         fontsize=12,
     )
     if not found:
-        ax.text(0.5, 0.5, "No scored candidates to draw.", ha="center", transform=ax.transAxes)
-        ax.set_axis_off()
-        return ax
+        return _mpl.nothing_to_draw(ax, "No scored candidates to draw.")
     for i, (name, points) in enumerate(found.items()):
         xs, means, stds = zip(*points, strict=True)
         ax.errorbar(
             xs, means, yerr=stds, marker="o", capsize=4, linewidth=1.5,
-            color=_colour(i, len(found)), label=name,
+            color=_mpl.line_colour(i, len(found)), label=name,
         )  # fmt: skip
     sizes = sorted({x for points in found.values() for x, _, _ in points})
     if sizes[-1] / sizes[0] >= 8:
@@ -63,11 +58,3 @@ def draw(fig: Figure | SubFigure, results: RunResults) -> Axes:
     ax.set_ylabel("mean accuracy over the folds")
     ax.legend(title="other parameters", loc="best", fontsize=8)
     return ax
-
-
-def _colour(index: int, count: int) -> Any:
-    if count == 1:
-        return "black"
-    import matplotlib as mpl
-
-    return mpl.colormaps["plasma"](0.85 * index / (count - 1))

@@ -7,7 +7,7 @@ so speedup <= total task time / largest task time (both from the sequential run)
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlcpu.records.results import BASELINE, RunResults, StrategyResult
 from mlcpu.reporting import _mpl
@@ -41,10 +41,7 @@ def charted(results: RunResults) -> list[StrategyResult]:
 
 def figure(results: RunResults) -> Figure:
     rows = max(1, len(results.strategies))
-    with _mpl.styled():
-        fig = _mpl.new_figure(10, 2.2 + 0.55 * rows)
-        draw(fig, results)
-    return fig
+    return _mpl.drawn(10, 2.2 + 0.55 * rows, lambda fig: draw(fig, results))
 
 
 def draw(fig: Figure | SubFigure, results: RunResults) -> Axes:
@@ -55,17 +52,8 @@ def draw(fig: Figure | SubFigure, results: RunResults) -> Axes:
     fig.suptitle(f"Speedup vs sequential (same run)\n{workload_caption(results)}", fontsize=12)
     strategies = charted(results)
     if not strategies:
-        ax.text(
-            0.5,
-            0.5,
-            "No speedup to draw: these results have no finished sequential run to compare with.",
-            ha="center",
-            va="center",
-            transform=ax.transAxes,
-            wrap=True,
-        )
-        ax.set_axis_off()
-        return ax
+        text = "No speedup to draw: these results have no finished sequential run to compare with."
+        return _mpl.nothing_to_draw(ax, text, va="center", wrap=True)
     colors = _mpl.strategy_colors([s.name for s in results.strategies])
     positions = list(range(len(strategies)))[::-1]  # first strategy on top
     for y, strategy in zip(positions, strategies, strict=True):
@@ -143,27 +131,16 @@ def _draw_ideal(ax: Axes, strategies: list[StrategyResult], positions: list[int]
     if not parallel:
         return 1.0
     counts = {s.workers for s in parallel}
+    ideal: dict[str, Any] = {"color": "#2E8B57", "linestyle": "--", "linewidth": 2}
     if len(counts) == 1:
         workers = counts.pop()
-        ax.axvline(
-            workers,
-            color="#2E8B57",
-            linestyle="--",
-            linewidth=2,
-            label=f"ideal {workers}× = {workers} workers",
-        )
+        ax.axvline(workers, label=f"ideal {workers}× = {workers} workers", **ideal)
         return float(workers)
     first = True
     for y, strategy in zip(positions, strategies, strict=True):
         if strategy.workers > 1:
-            ax.plot(
-                [strategy.workers, strategy.workers],
-                [y - 0.45, y + 0.45],
-                color="#2E8B57",
-                linestyle="--",
-                linewidth=2,
-                label="ideal = its number of workers" if first else None,
-            )
+            label = "ideal = its number of workers" if first else None
+            ax.plot([strategy.workers] * 2, [y - 0.45, y + 0.45], label=label, **ideal)
             first = False
     return float(max(counts))
 

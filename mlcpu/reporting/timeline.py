@@ -103,11 +103,8 @@ def idle_share(strategy: StrategyResult, worker_lanes: list[Lane]) -> float | No
 def figure(results: RunResults) -> Figure:
     drawn = [s for s in results.strategies if s.tasks]
     rows = sum(len(lanes(s)) for s in drawn)
-    with _mpl.styled():
-        fig = _mpl.new_figure(12, 2.0 + 0.45 * len(drawn) + 0.38 * max(rows, 1))
-        labels = draw(fig, results)
-        fit_labels(fig, labels)
-    return fig
+    height = 2.0 + 0.45 * len(drawn) + 0.38 * max(rows, 1)
+    return _mpl.drawn(12, height, lambda fig: fit_labels(fig, draw(fig, results)))
 
 
 def draw(fig: Figure | SubFigure, results: RunResults) -> list[BarLabel]:
@@ -118,9 +115,7 @@ def draw(fig: Figure | SubFigure, results: RunResults) -> list[BarLabel]:
         fontsize=12,
     )
     if not drawn:
-        ax = fig.add_subplot()
-        ax.text(0.5, 0.5, "No finished tasks to draw.", ha="center", transform=ax.transAxes)
-        ax.set_axis_off()
+        _mpl.nothing_to_draw(fig.add_subplot(), "No finished tasks to draw.")
         return []
     per_strategy = [lanes(s) for s in drawn]
     axes = fig.subplots(
