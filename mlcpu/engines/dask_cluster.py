@@ -121,7 +121,7 @@ class DaskEngine(Engine):
         self._cluster: Any = None
         self._client: Any = None
         self._data: tuple[Dataset, Any] | None = None
-        self._scatter_s = 0.0
+        self.scatter_s = 0.0  #: seconds the last run spent sending the dataset to the cluster
 
     @property
     def embedded(self) -> bool:
@@ -134,11 +134,6 @@ class DaskEngine(Engine):
             "threads": self.threads,
             "allowed_failures": self.allowed_failures,
         }
-
-    @property
-    def scatter_s(self) -> float:
-        """Seconds the last run spent sending the dataset to the cluster."""
-        return self._scatter_s
 
     @property
     def client(self) -> Any:
@@ -159,10 +154,7 @@ class DaskEngine(Engine):
             raise
 
     def _start_embedded(self) -> None:
-        with (
-            _signals_deferred(),
-            dask.config.set(EMBEDDED_CONFIG),
-        ):
+        with _signals_deferred(), dask.config.set(EMBEDDED_CONFIG):
             self._cluster = distributed.LocalCluster(
                 n_workers=self.workers,
                 threads_per_worker=1,
@@ -228,7 +220,7 @@ class DaskEngine(Engine):
     def run(self, units: Sequence[Any], fn: JobFunction, settle: Settle) -> None:
         if self._client is None:  # a previous failure closed the embedded cluster
             self._start()
-        self._scatter_s = 0.0
+        self.scatter_s = 0.0
         DaskRun(self, units, fn, settle).loop()
 
     def call(self, fn: Callable[[], Any]) -> Any:
@@ -249,7 +241,7 @@ class DaskEngine(Engine):
         # may be elsewhere, so they get a copy that carries the arrays themselves.
         portable = dataset if self.embedded else in_memory(dataset)
         future = self.client.scatter(portable, broadcast=True, hash=False)
-        self._scatter_s += time.perf_counter() - began
+        self.scatter_s += time.perf_counter() - began
         self._data = (dataset, future)
         return future
 

@@ -78,78 +78,6 @@ def lost_worker_error(
     )
 
 
-def task_failed_error(
-    strategy: str, job: Any, failure: Failure, completed: list[TaskResult]
-) -> TaskFailedError:
-    """The error for a task that raised, chained to the original exception and its traceback."""
-    error = TaskFailedError(
-        f"{strategy}: {job.label} failed: {failure.exc_type}: {failure.message}",
-        strategy=strategy,
-        config=job.config,
-        exc_type=failure.exc_type,
-        exc_message=failure.message,
-        remote_traceback=failure.traceback,
-        completed=completed,
-    )
-    remote = RemoteTraceback(failure.traceback)
-    if failure.exception is not None:
-        failure.exception.__cause__ = remote
-        error.__cause__ = failure.exception
-    else:
-        error.__cause__ = remote
-    return error
-
-
-def timeout_error(
-    strategy: str, job: Any, timeout: float, stopped: str, completed: list[TaskResult]
-) -> TaskTimeoutError:
-    """The error for ``job`` past ``timeout``; ``stopped`` says what became of it."""
-    return TaskTimeoutError(
-        f"{strategy}: {job.label} ran longer than the task timeout of {timeout:g} s{stopped}",
-        strategy=strategy,
-        config=job.config,
-        timeout=timeout,
-        completed=completed,
-    )
-
-
-def death_error(
-    strategy: str,
-    job: Any,
-    pid: int | None,
-    exitcode: int | None,
-    together: int,
-    breaks_pool: bool,
-    completed: list[TaskResult],
-    *,
-    who: str | None = None,
-    how: str | None = None,
-) -> WorkerDiedError:
-    """The error for the worker running ``job`` that died (``together``: deaths seen at once).
-
-    ``who`` and ``how`` replace "the worker process (pid N)" and its exit description where an
-    engine knows its workers differently (a Dask worker's address, what Dask's retries did).
-    """
-    who = who or f"the worker process (pid {pid})"
-    message = f"{strategy}: {who} running {job.label} {how or describe_exit(exitcode)}"
-    if together > 1:
-        message += f" ({together} workers were found dead at the same moment"
-        message += (
-            "; the pool stops the others when one dies, so some may be bystanders)"
-            if breaks_pool
-            else ")"
-        )
-    return WorkerDiedError(
-        message,
-        strategy=strategy,
-        config=job.config,
-        pid=pid,
-        signal_name=signal_name(exitcode),
-        exitcode=exitcode,
-        completed=completed,
-    )
-
-
 def pool_stopped_error(
     strategy: str, unfinished: list[str], completed: list[TaskResult]
 ) -> WorkerDiedError:
@@ -199,10 +127,25 @@ class FailurePolicy:
     task_timeout: float | None = None
 
     def failed(self, job: Any, failure: Failure, completed: list[TaskResult]) -> TaskResult:
-        """The unit raised."""
-        if not self.keep_going:
-            raise task_failed_error(self.strategy, job, failure, completed)
-        return failure_result(job, failure)
+        """The unit raised; fail fast chains its error to the original exception and traceback."""
+        if self.keep_going:
+            return failure_result(job, failure)
+        error = TaskFailedError(
+            f"{self.strategy}: {job.label} failed: {failure.exc_type}: {failure.message}",
+            strategy=self.strategy,
+            config=job.config,
+            exc_type=failure.exc_type,
+            exc_message=failure.message,
+            remote_traceback=failure.traceback,
+            completed=completed,
+        )
+        remote = RemoteTraceback(failure.traceback)
+        if failure.exception is not None:
+            failure.exception.__cause__ = remote
+            error.__cause__ = failure.exception
+        else:
+            error.__cause__ = remote
+        raise error
 
     def timed_out(
         self,
@@ -215,7 +158,15 @@ class FailurePolicy:
         ended: float | None = None,
     ) -> TaskResult:
         """The unit ran past ``task_timeout``; ``stopped`` says what became of it."""
-        error = timeout_error(self.strategy, job, self.task_timeout or 0.0, stopped, completed)
+        timeout = self.task_timeout or 0.0
+        error = TaskTimeoutError(
+            f"{self.strategy}: {job.label} ran longer than the task timeout of {timeout:g} s"
+            f"{stopped}",
+            strategy=self.strategy,
+            config=job.config,
+            timeout=timeout,
+            completed=completed,
+        )
         return self._lost(error, job, started, pid, ended)
 
     def died(
@@ -230,13 +181,30 @@ class FailurePolicy:
         breaks_pool: bool = False,
         who: str | None = None,
         how: str | None = None,
-        ended: float | None = None,
     ) -> TaskResult:
-        """The worker running the unit died before it reported back."""
-        error = death_error(
-            self.strategy, job, pid, exitcode, together, breaks_pool, completed, who=who, how=how
+        """The worker running the unit died before it reported back (``together``: deaths seen
+        at once). ``who`` and ``how`` replace "the worker process (pid N)" and its exit
+        description where an engine knows its workers differently (a Dask worker's address,
+        what Dask's retries did)."""
+        who = who or f"the worker process (pid {pid})"
+        message = f"{self.strategy}: {who} running {job.label} {how or describe_exit(exitcode)}"
+        if together > 1:
+            message += f" ({together} workers were found dead at the same moment"
+            message += (
+                "; the pool stops the others when one dies, so some may be bystanders)"
+                if breaks_pool
+                else ")"
+            )
+        error = WorkerDiedError(
+            message,
+            strategy=self.strategy,
+            config=job.config,
+            pid=pid,
+            signal_name=signal_name(exitcode),
+            exitcode=exitcode,
+            completed=completed,
         )
-        return self._lost(error, job, started, pid, ended)
+        return self._lost(error, job, started, pid, None)
 
     def _lost(
         self,

@@ -5,14 +5,12 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import multiprocessing
-import multiprocessing.connection
 import multiprocessing.pool
 import os
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future
 from multiprocessing.process import BaseProcess
 from typing import Any
 
@@ -69,12 +67,10 @@ def _watch_start(backend: Backend, wait: Callable[[float], bool]) -> None:
             )
 
 
-def _ready(result: multiprocessing.pool.AsyncResult[Any]) -> Callable[[float], bool]:
-    def wait(timeout: float) -> bool:
-        result.wait(timeout)
-        return result.ready()
-
-    return wait
+def _result(backend: Backend, result: multiprocessing.pool.AsyncResult[Any]) -> Any:
+    """``result.get()``, waited for as ``_watch_start`` waits (``wait`` itself returns None)."""
+    _watch_start(backend, lambda timeout: result.wait(timeout) or result.ready())
+    return result.get()
 
 
 def _apply(pool: multiprocessing.pool.Pool, fn: JobFunction, job: Any, done: DoneCallback) -> None:
@@ -130,15 +126,12 @@ class PoolBackend(Backend):
                 for _ in range(self.workers)
             ]
             for result in pending:
-                _watch_start(self, lambda timeout, r=result: r.wait(timeout) or r.ready())  # type: ignore[misc]
-                result.get()
+                _result(self, result)
 
     def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(*args)`` on one worker of the starting pool, watched like the warm-up."""
         assert self.pool is not None
-        result = self.pool.apply_async(fn, args)
-        _watch_start(self, _ready(result))
-        return result.get()
+        return _result(self, self.pool.apply_async(fn, args))
 
     def submit(self, fn: JobFunction, job: Any, done: DoneCallback) -> None:
         assert self.pool is not None
@@ -261,7 +254,7 @@ class LokyBackend(Backend):
             done(None, exc)
             return
 
-        def relay(f: Future[Any]) -> None:
+        def relay(f: concurrent.futures.Future[Any]) -> None:
             error = f.exception()
             done(None if error is not None else f.result(), error)
 

@@ -75,10 +75,7 @@ class Supervisor:
     poll_interval = 0.05
 
     def __init__(
-        self,
-        backend: Backend,
-        policy: FailurePolicy,
-        emit: Callable[[TaskResult], TaskResult],
+        self, backend: Backend, policy: FailurePolicy, emit: Callable[[TaskResult], TaskResult]
     ) -> None:
         self.backend = backend
         self.policy = policy
@@ -127,9 +124,6 @@ class _Run:
         self.jobs = [replace(job, marker_dir=marker_dir) for job in jobs]
 
     # -- submission -------------------------------------------------------------------------
-    def wake(self) -> None:
-        self.wakeup.notify()
-
     def submit(self, job: Any) -> None:
         generation = self.generation
         job = replace(job, attempt=generation)
@@ -137,13 +131,13 @@ class _Run:
 
         def done(outcome: Outcome | None, error: BaseException | None) -> None:
             self.events.put((generation, job.index, outcome, error))
-            self.wake()
+            self.wakeup.notify()
 
         self.backend.submit(self.fn, job, done)
 
     def on_deaths(self, batch: list[tuple[int, int | None]]) -> None:
         self.deaths.put(batch)
-        self.wake()
+        self.wakeup.notify()
 
     def loop(self) -> list[TaskResult]:
         watch = DeathWatch(self.backend, self.on_deaths) if self.backend.can_stop_tasks else None
@@ -178,12 +172,8 @@ class _Run:
         # Results before deaths: a worker that finished a task and then died in its next one
         # must not take the finished one down with it.
         self.drain_events()
-        while True:
-            try:
-                batch = self.deaths.get_nowait()
-            except queue.Empty:
-                break
-            self.on_death_batch(batch)
+        while not self.deaths.empty():  # this thread is the queues' only reader
+            self.on_death_batch(self.deaths.get_nowait())
         self.act_on_break()
 
     def running(self) -> dict[int, _Flight]:
@@ -260,11 +250,8 @@ class _Run:
 
     def drain_events(self) -> None:
         broken = False
-        while True:
-            try:
-                generation, index, outcome, error = self.events.get_nowait()
-            except queue.Empty:
-                break
+        while not self.events.empty():
+            generation, index, outcome, error = self.events.get_nowait()
             flight = self.flights.get(index)
             if flight is None or flight.generation != generation:
                 continue  # already settled, or a leftover of a pool that was restarted
@@ -276,8 +263,7 @@ class _Run:
             elif outcome is not None and outcome.failure is not None:
                 self.on_failure(flight, outcome.failure)
             elif outcome is not None and outcome.result is not None:
-                del self.flights[index]
-                self.finished[index] = self.owner.emit(outcome.result)
+                self.settle(flight, outcome.result)
         if broken and not self.break_deadline:
             self.break_deadline = time.monotonic() + _CULPRIT_GRACE_S
 
@@ -294,12 +280,12 @@ class _Run:
     def completed(self) -> list[TaskResult]:
         return [self.finished[i] for i in sorted(self.finished)]
 
-    def settle_failed(self, flight: _Flight, record: TaskResult) -> None:
+    def settle(self, flight: _Flight, record: TaskResult) -> None:
         del self.flights[flight.job.index]
         self.finished[flight.job.index] = self.owner.emit(record)
 
     def on_failure(self, flight: _Flight, failure: Failure) -> None:
-        self.settle_failed(flight, self.owner.policy.failed(flight.job, failure, self.completed()))
+        self.settle(flight, self.owner.policy.failed(flight.job, failure, self.completed()))
 
     def report_death(
         self, flight: _Flight, pid: int | None, exitcode: int | None, together: int = 1
@@ -324,7 +310,7 @@ class _Run:
                 together=together,
                 breaks_pool=backend.breaks_on_worker_death,
             )
-        self.settle_failed(flight, record)
+        self.settle(flight, record)
 
     def on_pool_broken(self) -> None:
         """The whole pool broke (loky): the culprit was reported; resubmit the innocent.
@@ -351,7 +337,7 @@ class _Run:
                 record = TaskResult.unreported(
                     job.index, job.config, started=flight.started, pid=flight.pid, error=message
                 )
-                self.settle_failed(flight, record)
+                self.settle(flight, record)
             innocent = []
         # Restarted even with nothing left to run: the next run must find a working pool.
         self.backend.restart()

@@ -32,6 +32,8 @@ from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+import psutil
+
 
 class InternalsChanged(RuntimeError):
     """A private part of another library that mlcpu reads is gone (an upgrade changed it)."""
@@ -245,16 +247,9 @@ def _relaunch_warning_ignored() -> Iterator[None]:
 def _alive(pid: int) -> bool:
     """Whether the tracker (a child of this process) still runs; a zombie does not count."""
     try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-            return fh.read().rpartition(")")[2].split()[0] != "Z"
-    except OSError:
-        if sys.platform.startswith("linux"):
-            return False
-    try:
-        os.kill(pid, 0)
-    except OSError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
         return False
-    return True
 
 
 def _loky_semaphores() -> Iterable[tuple[str, str]]:
