@@ -5,49 +5,47 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from mlcpu import strategies as registry
 
 
-def _integer(text: str, expected: str) -> int:
-    """``int(text)``, or the sentence saying what was expected instead."""
+def _always(_: Any) -> bool:
+    return True
+
+
+def _number(
+    text: str, expected: str, kind: Callable[[str], Any] = int, ok: Callable[[Any], bool] = _always
+) -> Any:
+    """``kind(text)`` if it parses and is ``ok``, else the sentence saying what was expected."""
     try:
-        return int(text)
+        value = kind(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
-
-
-def positive_int(text: str) -> int:
-    value = _integer(text, "a positive integer")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
     return value
 
 
+def positive_int(text: str) -> int:
+    return int(_number(text, "a positive integer", ok=lambda v: v >= 1))
+
+
 def seed(text: str) -> int:
-    value = _integer(text, "an integer seed")
+    value = int(_number(text, "an integer seed"))
     if not 0 <= value < 2**32:
         raise argparse.ArgumentTypeError(f"seed must be from 0 to 4294967295, got {text!r}")
     return value
 
 
 def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
+    return float(_number(text, "a positive number", float, lambda v: 0 < v < float("inf")))
 
 
 def fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a fraction like 0.2, got {text!r}") from None
+    value = float(_number(text, "a fraction like 0.2", float))
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {text!r}")
     return value
@@ -99,10 +97,7 @@ def strategy_list(text: str) -> tuple[str, ...]:
 def max_depth(text: str) -> int | None:
     if text.strip().lower() == "none":
         return None
-    value = _integer(text, "a positive integer or 'none'")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer or 'none', got {text!r}")
-    return value
+    return int(_number(text, "a positive integer or 'none'", ok=lambda v: v >= 1))
 
 
 def max_depths(text: str) -> tuple[int | None, ...]:
@@ -120,7 +115,7 @@ def max_depths(text: str) -> tuple[int | None, ...]:
 
 def folds(text: str) -> int:
     """``--cv K``: at least 2 folds (one fold would train on nothing)."""
-    value = _integer(text, "a number of folds (2 or more)")
+    value = int(_number(text, "a number of folds (2 or more)"))
     if value < 2:
         raise argparse.ArgumentTypeError(
             f"cross-validation needs at least 2 folds, got {value} (omit --cv for one split)"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,19 +43,12 @@ class Measurement:
 
     def scaled(self, factor: float) -> Measurement:
         """The same measurement with every time divided by ``factor``."""
-        return Measurement(
-            key=self.key,
-            name=self.name,
+        return replace(
+            self,
             median=self.median / factor,
             samples=tuple(s / factor for s in self.samples),
             mean=self.mean / factor,
             stddev=self.stddev / factor,
-            rounds=self.rounds,
-            group=self.group,
-            strategy=self.strategy,
-            family=self.family,
-            accuracy=self.accuracy,
-            accuracies=self.accuracies,
         )
 
 
@@ -195,9 +188,7 @@ def _pytest_benchmark_identity(machine: dict[str, Any]) -> dict[str, Any]:
 
 
 def _major_minor(version: Any) -> str | None:
-    if not version:
-        return None
-    return ".".join(str(version).split(".")[:2])
+    return ".".join(str(version).split(".")[:2]) if version else None
 
 
 def _from_run(path: str) -> TimingFile:

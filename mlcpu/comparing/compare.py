@@ -17,6 +17,7 @@ another CPU unless normalized, another benchmark profile or workload) raise ``In
 
 from __future__ import annotations
 
+import collections
 import math
 import re
 from collections.abc import Sequence
@@ -220,7 +221,7 @@ def compare(baseline: TimingFile, current: TimingFile, settings: Settings) -> Re
         )
     rows = [
         _row(key, before_all.get(key), after_all.get(key))
-        for key in _ordered(before_all, after_all)
+        for key in dict.fromkeys([*before_all, *after_all])
     ]
     for row in rows:
         _judge(row, settings, unnormalized)
@@ -239,10 +240,6 @@ def _cannot_be_significant(row: Row, alpha: float) -> bool:
         return False
     n, m = len(row.before.samples), len(row.after.samples)
     return 1 / math.comb(n + m, n) >= alpha
-
-
-def _ordered(before: dict[str, Measurement], after: dict[str, Measurement]) -> list[str]:
-    return list(dict.fromkeys([*before, *after]))
 
 
 def _row(key: str, before: Measurement | None, after: Measurement | None) -> Row:
@@ -339,8 +336,4 @@ def natural_key(text: str | None) -> list[Any]:
 
 
 def summary_counts(rows: Sequence[Row]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for row in rows:
-        for verdict in row.verdicts or [OK]:
-            counts[verdict] = counts.get(verdict, 0) + 1
-    return counts
+    return dict(collections.Counter(v for row in rows for v in row.verdicts or [OK]))
