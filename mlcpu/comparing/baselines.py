@@ -78,7 +78,7 @@ def protect_storage(storage: Any) -> None:
     from pytest_benchmark.storage.file import FileStorage
 
     if isinstance(storage, FileStorage):
-        storage.save = types.MethodType(_save, storage)
+        storage.save = types.MethodType(_save, storage)  # type: ignore[method-assign]
 
 
 def _read(file: Path) -> None:

@@ -65,4 +65,5 @@ def _is_loopback(host: str) -> bool:
         found = {info[4][0] for info in socket.getaddrinfo(host, None)}
     except OSError:
         return False
-    return bool(found) and all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in found)
+    addresses = [str(a).split("%")[0] for a in found]  # "fe80::1%eth0": the zone is not part
+    return bool(addresses) and all(ipaddress.ip_address(a).is_loopback for a in addresses)

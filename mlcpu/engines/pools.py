@@ -68,8 +68,13 @@ def _watch_start(backend: Backend, wait: Callable[[float], bool]) -> None:
 
 
 def _result(backend: Backend, result: multiprocessing.pool.AsyncResult[Any]) -> Any:
-    """``result.get()``, waited for as ``_watch_start`` waits (``wait`` itself returns None)."""
-    _watch_start(backend, lambda timeout: result.wait(timeout) or result.ready())
+    """``result.get()``, once ``_watch_start`` has seen it ready."""
+
+    def ready(timeout: float) -> bool:
+        result.wait(timeout)
+        return result.ready()
+
+    _watch_start(backend, ready)
     return result.get()
 
 

@@ -31,8 +31,9 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import NamedTuple
 
 from mlcpu.comparing import ratios
@@ -135,7 +136,7 @@ class Gate:
 
     def __init__(
         self,
-        trees: dict[str, object],
+        trees: Mapping[str, Path],
         benchmarks: Sequence[Benchmark],
         settings: Settings,
         progress: Progress | None = None,
@@ -222,9 +223,9 @@ class Gate:
         reachable = int(3 * left / per_round) if per_round > 0 else self.settings.max_rounds
         return max(1, min(self.settings.max_rounds, reachable))
 
-    def _start(self, folder: object) -> dict[str, Hello]:
+    def _start(self, folder: Path) -> dict[str, Hello]:
         for label in SIDES:
-            self.sides[label] = SideProcess(label, self.trees[label], folder)  # type: ignore[arg-type]
+            self.sides[label] = SideProcess(label, self.trees[label], folder)
         hellos = {label: side.hello() for label, side in self.sides.items()}
         for label, hello in hellos.items():
             self.progress(f"{label}: mlcpu {hello.version} from {hello.mlcpu_file}")

@@ -48,8 +48,8 @@ class SuiteGate(Gate):
         self._round_s = self._discovery_s = 0.0
         self._folder = Path(".")
 
-    def _start(self, folder: object) -> dict[str, Hello]:
-        self._folder = Path(str(folder))  # the gate's private folder, removed at the end
+    def _start(self, folder: Path) -> dict[str, Hello]:
+        self._folder = folder  # the gate's private folder, removed at the end
         hellos = {}
         for label in SIDES:
             tree = Path(self.trees[label])

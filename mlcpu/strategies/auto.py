@@ -127,8 +127,8 @@ class AutoStrategy(ForkPoolStrategy):
         self._choice["pool_start_s"] = cold_s
         chosen = self._choice["strategy"]
         if chosen == "sequential":
-            plan = WholePlan(workload, self.emit, keep_estimators=keep_estimators)
-            return self.execute(plan, self.in_process)
+            whole = WholePlan(workload, self.emit, keep_estimators=keep_estimators)
+            return self.execute(whole, self.in_process)
         if self._choice["engine"] == "in process":
             plan = PrefixPlan(
                 workload,
