@@ -7,6 +7,7 @@ a less accurate copy trains a single stump. One quick benchmark keeps each gate 
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import signal
@@ -320,3 +321,57 @@ def test_looks_are_only_where_a_decision_is_possible(benchmarks, max_rounds):
     assert alpha == pytest.approx(2 * 0.05 / (benchmarks * (len(looks) + 1)))
     if max_rounds >= 15:  # enough rounds for some look to be decidable
         assert all(n >= ratios.fewest_rounds(alpha) for n in looks)
+
+
+GATE_CONFIG = """
+[tool.mlcpu.compare]
+max-slowdown = "30%"
+max-accuracy-drop = "0.05"
+
+[tool.mlcpu.gate]
+{gate}
+"""
+
+
+@pytest.mark.parametrize(
+    ("gate", "expected"),
+    [
+        # the gate's own table first, then the compare table's limits; alpha/budget gate-only
+        ('max-slowdown = "5%"\nalpha = 0.01', {"max-slowdown": 0.05, "alpha": 0.01}),
+        ("budget = 90", {"max-slowdown": 0.30, "budget": 90.0}),
+    ],
+)
+def test_settings_come_from_the_gate_table_then_the_compare_table(tmp_path, gate, expected):
+    from mlcpu.commands.gate import _from_tables
+
+    config = tmp_path / "pyproject.toml"
+    config.write_text(GATE_CONFIG.format(gate=gate), encoding="utf-8")
+    found = _from_tables(argparse.Namespace(config=config))
+    assert found["max-accuracy-drop"].limit("any") == pytest.approx(0.05)
+    for key, value in expected.items():
+        got = found[key].limit("any") if key.startswith("max-") else found[key]
+        assert got == pytest.approx(value), key
+    assert set(found) == {"max-slowdown", "max-accuracy-drop", *expected}
+
+
+@pytest.mark.parametrize(
+    ("compare", "gate", "message"),
+    [
+        ('max-slowdown = "30%"', "alpha = 2", r"alpha in \[tool.mlcpu.gate\]"),
+        ('max-slowdown = "fast"', "", r"max-slowdown in \[tool.mlcpu.compare\]"),
+        ('max-slowdown = "fast"', 'max-slowdown = "5%"', None),  # the gate's value wins
+        ("", "speed = 1", r"unknown key 'speed' in \[tool.mlcpu.gate\]"),
+    ],
+)
+def test_a_bad_config_value_names_its_table(tmp_path, compare, gate, message):
+    from mlcpu.commands.gate import _from_tables
+    from mlcpu.errors import InputError
+
+    config = tmp_path / "pyproject.toml"
+    text = f"[tool.mlcpu.compare]\n{compare}\n\n[tool.mlcpu.gate]\n{gate}\n"
+    config.write_text(text, encoding="utf-8")
+    if message is None:
+        assert _from_tables(argparse.Namespace(config=config))["max-slowdown"].limit("x") == 0.05
+    else:
+        with pytest.raises(InputError, match=message):
+            _from_tables(argparse.Namespace(config=config))

@@ -189,16 +189,6 @@ def _from_tables(args: argparse.Namespace) -> dict[str, Any]:
             f"allowed: {', '.join(GATE_KEYS)}"
         )
     compare_table = load_config(path, COMPARE_TABLE)
-    found: dict[str, Any] = {}
-    for key in ("max-slowdown", "max-accuracy-drop"):
-        for table, name in ((gate_table, GATE_TABLE), (compare_table, COMPARE_TABLE)):
-            if key in table:
-                found[key] = (table[key], name)
-                break
-    for key in ("alpha", "budget"):
-        if key in gate_table:
-            found[key] = (gate_table[key], GATE_TABLE)
-    settings: dict[str, Any] = {}
     parsers: dict[str, Callable[[Any], Any]] = {
         "max-slowdown": lambda v: parse_rules(config_text(v), parse_percent, DEFAULT_MAX_SLOWDOWN),
         "max-accuracy-drop": lambda v: parse_rules(
@@ -207,11 +197,16 @@ def _from_tables(args: argparse.Namespace) -> dict[str, Any]:
         "alpha": lambda v: _number(v, 0, 1),
         "budget": lambda v: _number(v, 0, None),
     }
-    for key, (value, table_name) in found.items():
-        try:
-            settings[key] = parsers[key](value)
-        except (ValueError, TypeError) as exc:
-            raise InputError(f"{key} in [{table_name}] of {str(path)!r}: {exc}") from None
+    settings: dict[str, Any] = {}
+    for key, parse in parsers.items():
+        # a limit missing from [tool.mlcpu.gate] is read from [tool.mlcpu.compare]
+        fallback = key.startswith("max-") and key not in gate_table
+        table, name = (compare_table, COMPARE_TABLE) if fallback else (gate_table, GATE_TABLE)
+        if key in table:
+            try:
+                settings[key] = parse(table[key])
+            except (ValueError, TypeError) as exc:
+                raise InputError(f"{key} in [{name}] of {str(path)!r}: {exc}") from None
     return settings
 
 
@@ -226,9 +221,9 @@ def _number(value: Any, low: float, high: float | None) -> float:
 def execute(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from mlcpu.gate import catalogue
+    from mlcpu.gate import catalogue, output
     from mlcpu.gate.session import Gate, Settings
-    from mlcpu.gate.sides import check_tree
+    from mlcpu.gate.sides import SideFailed, check_tree
 
     suite = args.pytest
     if suite is None and args.pytest_args is not None:
@@ -279,32 +274,24 @@ def execute(args: argparse.Namespace) -> int:
             settings=settings,
             progress=progress,
         )
-        return _judge(gate, args, trees)
-    benchmarks = catalogue.select(
-        catalogue.catalogue(
-            strategies=args.strategies or catalogue.STRATEGIES,
-            datasets=args.datasets or catalogue.DATASETS,
-            model=args.model or "random_forest",
-        ),
-        args.only or (),
-    )
-    return _judge(Gate(trees, benchmarks, settings, progress=progress), args, trees)
-
-
-def _judge(gate: Any, args: argparse.Namespace, trees: dict[str, Path]) -> int:
-    """Run the gate, print the table and the verdict, write the files asked for."""
-    from rich.console import Console
-
-    from mlcpu.gate import output
-    from mlcpu.gate.sides import SideFailed
-
+    else:
+        benchmarks = catalogue.select(
+            catalogue.catalogue(
+                strategies=args.strategies or catalogue.STRATEGIES,
+                datasets=args.datasets or catalogue.DATASETS,
+                model=args.model or "random_forest",
+            ),
+            args.only or (),
+        )
+        gate = Gate(trees, benchmarks, settings, progress=progress)
     try:
         outcome = gate.run()
     except SideFailed as exc:
         raise InputError(f"gate stopped, nothing judged: {exc}") from None
     console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 160)
     console.print(output.table(outcome))
-    code = _exit_code(outcome.verdict)
+    verdicts = {"pass": 0, "regression": EXIT_REGRESSION, "inconclusive": EXIT_INCONCLUSIVE}
+    code = verdicts[outcome.verdict]
     for line in (output.summary(outcome), output.detectable_line(outcome)):
         console.print(line, markup=False, highlight=False, soft_wrap=True)
     if args.json is not None:
@@ -314,7 +301,3 @@ def _judge(gate: Any, args: argparse.Namespace, trees: dict[str, Path]) -> int:
     verdict = {0: "PASS", 1: "FAIL", 3: "INCONCLUSIVE"}[code]
     console.print(f"mlcpu gate: {verdict}", markup=False, highlight=False)
     return code
-
-
-def _exit_code(verdict: str) -> int:
-    return {"pass": 0, "regression": EXIT_REGRESSION, "inconclusive": EXIT_INCONCLUSIVE}[verdict]

@@ -68,29 +68,20 @@ def catalogue(
     model: str = "random_forest",
 ) -> list[Benchmark]:
     """Every benchmark of the three families for these strategies and datasets."""
-    sizes = ",".join(map(str, ESTIMATORS))
     found = [
-        _benchmark(
-            "run", {"strategy": s, "dataset": d}, ESTIMATORS, f"run: {d}, {sizes} trees", model
-        )
+        _benchmark("run", {"strategy": s, "dataset": d}, ESTIMATORS, model)
         for d in datasets
         for s in strategies
     ]
     found += [
-        _benchmark(
-            "train",
-            {"strategy": s, "n_estimators": n, "dataset": d},
-            (n,),
-            f"train: {d}, {n} trees",
-            model,
-        )
+        _benchmark("train", {"strategy": s, "n_estimators": n, "dataset": d}, (n,), model)
         for d in datasets
         for n in ESTIMATORS
         for s in TRAIN_STRATEGIES
         if s in strategies
     ]
     found += [
-        _benchmark("startup", {"mode": m, "strategy": s}, (1,), f"startup: {m}")
+        _benchmark("startup", {"mode": m, "strategy": s}, (1,))
         for m in STARTUP_MODES
         for s in strategies
     ]
@@ -98,18 +89,19 @@ def catalogue(
 
 
 def _benchmark(
-    kind: str,
-    params: dict[str, Any],
-    estimators: tuple[int, ...],
-    group: str,
-    model: str = "random_forest",
+    kind: str, params: dict[str, Any], estimators: tuple[int, ...], model: str = "random_forest"
 ) -> Benchmark:
-    """Named as pytest names the suite's test: ``test_KIND[param-param-...]`` in param order."""
+    """Named as pytest names the suite's test: ``test_KIND[param-param-...]`` in param order;
+    grouped by family and dataset (start-up: by mode)."""
+    dataset, trees = params.get("dataset", "iris"), ",".join(map(str, estimators))
+    group = (
+        f"{kind}: {dataset}, {trees} trees" if kind != "startup" else f"startup: {params['mode']}"
+    )
     return Benchmark(
         name=f"test_{kind}[{'-'.join(str(v) for v in params.values())}]",
         kind=kind,
         strategy=params["strategy"],
-        dataset=params.get("dataset", "iris"),
+        dataset=dataset,
         estimators=estimators,
         group=group,
         params=params,

@@ -100,15 +100,11 @@ class Tally(_Judged):
         """Judged at a look, or failed on accuracy (deterministic: more rounds cannot help)."""
         return self.decided_at is not None or bool(self.accuracy_drops())
 
-    def add_round(self, base: list[float], candidate: list[float], round_id: int = 0) -> None:
-        """One round: each side's run(s) of it, taken next to each other in time.
-
-        The observation is log(candidate / base); given more than one run a side (a pytest
-        suite's medians), of the fastest ones.
-        """
-        self.base_s.extend(base)
-        self.candidate_s.extend(candidate)
-        self.observations.append(math.log(min(candidate) / min(base)))
+    def add_round(self, base: float, candidate: float, round_id: int = 0) -> None:
+        """One round: a run a side, next to each other in time; observes log(candidate / base)."""
+        self.base_s.append(base)
+        self.candidate_s.append(candidate)
+        self.observations.append(math.log(candidate / base))
         self.round_ids.append(round_id)
 
     def record_accuracy(self, side: str, accuracy: dict[str, float | None]) -> None:

@@ -36,54 +36,36 @@ def table(outcome: Outcome) -> Table:
     grid = Table(
         title=f"mlcpu gate: candidate / base, paired rounds; bounds hold together at {level:.0%}"
     )
-    for name, justify in [
-        ("benchmark", "left"),
-        ("rounds", "right"),
-        ("base median s", "right"),
-        ("candidate median s", "right"),
-        ("change", "right"),
-        ("interval", "right"),
-        ("limit", "right"),
-        ("could detect", "right"),
-        ("accuracy", "left"),
-        ("verdict", "left"),
-    ]:
-        grid.add_column(name, justify=justify)  # type: ignore[arg-type]
+    names = ["benchmark", "rounds", "base median s", "candidate median s", "change", "interval"]
+    for name in [*names, "limit", "could detect", "accuracy", "verdict"]:
+        left = name in ("benchmark", "accuracy", "verdict")
+        grid.add_column(name, justify="left" if left else "right")
     for tally in outcome.tallies:
-        interval = tally.interval
-        change = _pct(interval.estimate - 1) if interval else "-"
-        bounds = f"{_pct(interval.low - 1)} .. {_pct(interval.high - 1)}" if interval else "-"
         drops = tally.accuracy_drops()
         accuracy = "; ".join(drops) if drops else "same" if tally.candidate_accuracy else "-"
-        grid.add_row(
-            Text(tally.name),  # not markup: "[joblib-iris]" would read as a style tag
-            str(tally.rounds),
-            _seconds(tally.base_s),
-            _seconds(tally.candidate_s),
-            change,
-            bounds,
-            _pct(tally.max_slowdown, signed=False),
-            _pct(tally.minimum_detectable(), signed=False),
-            accuracy,
-            Text(tally.verdict, style=_STYLE[tally.verdict]),
-        )
+        grid.add_row(*_row(tally, _seconds(tally.base_s), _seconds(tally.candidate_s), accuracy))
     if outcome.families:
         grid.add_section()
     for family in outcome.families:
-        interval = family.interval
-        grid.add_row(
-            Text(family.name),
-            str(family.rounds),
-            "-",
-            "-",
-            _pct(interval.estimate - 1) if interval else "-",
-            f"{_pct(interval.low - 1)} .. {_pct(interval.high - 1)}" if interval else "-",
-            _pct(family.max_slowdown, signed=False),
-            _pct(family.minimum_detectable(), signed=False),
-            "-",
-            Text(family.verdict, style=_STYLE[family.verdict]),
-        )
+        grid.add_row(*_row(family, "-", "-", "-"))
     return grid
+
+
+def _row(judged: Tally | FamilyTally, base_s: str, candidate_s: str, accuracy: str) -> list[Any]:
+    """A table row: a family has no seconds or accuracy of its own."""
+    interval = judged.interval
+    return [
+        Text(judged.name),  # not markup: "[joblib-iris]" would read as a style tag
+        str(judged.rounds),
+        base_s,
+        candidate_s,
+        _pct(interval.estimate - 1) if interval else "-",
+        f"{_pct(interval.low - 1)} .. {_pct(interval.high - 1)}" if interval else "-",
+        _pct(judged.max_slowdown, signed=False),
+        _pct(judged.minimum_detectable(), signed=False),
+        accuracy,
+        Text(judged.verdict, style=_STYLE[judged.verdict]),
+    ]
 
 
 def _seconds(values: list[float]) -> str:
@@ -92,18 +74,17 @@ def _seconds(values: list[float]) -> str:
 
 def summary(outcome: Outcome) -> str:
     """One line: the verdict, and what a pass was able to see."""
-    level = f"{1 - outcome.settings.alpha:.0%} confidence"
     if outcome.regressions:
-        names = _names(outcome.regressions)
-        return f"regression in {names}"
-    highs = [t.interval.high for t in outcome.tallies if t.interval is not None]
-    bound = f"{(max(highs) - 1) * 100:.1f}%" if highs else "?"
+        return f"regression in {_names(outcome.regressions)}"
     if outcome.inconclusive:
         names = _names(outcome.inconclusive)
         return (
             f"inconclusive within the {outcome.settings.budget_s:.0f} s budget: {names} "
             "(more --budget, or a quieter machine, would decide them)"
         )
+    highs = [t.interval.high for t in outcome.tallies if t.interval is not None]
+    bound = f"{(max(highs) - 1) * 100:.1f}%" if highs else "?"
+    level = f"{1 - outcome.settings.alpha:.0%} confidence"
     return f"no regression larger than {bound} on any benchmark ({level}, all together)"
 
 

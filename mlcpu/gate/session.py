@@ -69,7 +69,6 @@ class Outcome:
     per_look_alpha: float
     elapsed_s: float
     budget_spent: bool = False
-    notes: list[str] = field(default_factory=list)
     families: list[FamilyTally] = field(default_factory=list)
     family_looks: tuple[int, ...] = ()
     family_alpha: float | None = None
@@ -284,7 +283,8 @@ class Gate:
             if not active:
                 return False
             projected = self._projected(active)
-            found = self._regression_found(tallies)
+            # a regression fails fast, as CI wants: more rounds could not change the exit
+            found = regressions(tallies, self._families)
             if found or time.monotonic() - began + projected > budget or index >= last:
                 undecided = [t for t in tallies if not t.decided]
                 for tally in undecided:
@@ -292,7 +292,7 @@ class Gate:
                 for family in self._families:
                     if not family.decided:
                         family.look(family_alpha, final=True)
-                why = f"a regression in {found}, so exit 1 is certain; " if found else ""
+                why = f"a regression in {found[0].name}, so exit 1 is certain; " if found else ""
                 self.progress(
                     f"stopped after {index} rounds ({time.monotonic() - began:.0f} s of "
                     f"{budget:.0f} s): {why}{len(undecided)} benchmark(s) judged on what was "
@@ -322,12 +322,6 @@ class Gate:
                     + f" ({time.monotonic() - began:.0f} s of {budget:.0f} s)"
                 )
 
-    def _regression_found(self, tallies: list[Tally]) -> str:
-        """The first benchmark or family judged a regression, if any: the gate then fails
-        fast, as CI wants (more rounds could only refine the other verdicts, not the exit)."""
-        found = regressions(tallies, self._families)
-        return found[0].name if found else ""
-
     def _round(self, tallies: list[Tally], rng: random.Random, index: int, keep: bool) -> None:
         order = list(range(len(tallies)))
         rng.shuffle(order)
@@ -337,9 +331,8 @@ class Gate:
             parity = self._parity[tally.name]
             first, second = SIDES if (index + parity) % 2 == 0 else SIDES[::-1]
             began = time.monotonic()
-            seconds: dict[str, list[float]] = {first: [], second: []}
-            for label in (first, second):  # a warm-up round is the same, discarded
-                seconds[label].append(self._measure(label, tally))
+            # a warm-up round is the same, discarded
+            seconds = {label: self._measure(label, tally) for label in (first, second)}
             # what one round of this benchmark costs, for the budget
             self._pair_s[tally.name] = time.monotonic() - began
             if keep:

@@ -86,19 +86,14 @@ class SuiteGate(Gate):
             return  # the discovery runs were the warm-up
         first, second = SIDES if index % 2 == 0 else SIDES[::-1]
         began = time.monotonic()
-        runs: dict[str, list[dict[str, Any]]] = {first: [], second: []}
-        for label in (first, second):
-            runs[label].append(self._run_suite(label))
+        runs = {label: self._run_suite(label) for label in (first, second)}
         self._round_s = time.monotonic() - began
         for tally in tallies:
-            seconds = {
-                label: [run[tally.name][0] for run in runs[label] if tally.name in run]
-                for label in SIDES
-            }
-            if all(seconds[label] for label in SIDES):
+            if all(tally.name in runs[label] for label in SIDES):
                 for label in SIDES:
-                    tally.record_accuracy(label, runs[label][0][tally.name][1])
-                tally.add_round(seconds["base"], seconds["candidate"], index)
+                    tally.record_accuracy(label, runs[label][tally.name][1])
+                base, candidate = (runs[label][tally.name][0] for label in SIDES)
+                tally.add_round(base, candidate, index)
 
     def _projected(self, active: list[Tally]) -> float:
         return self._round_s  # a round runs the whole suite whatever is left to decide
@@ -111,19 +106,9 @@ class SuiteGate(Gate):
     def _run_suite(self, label: str) -> dict[str, tuple[float, dict[str, Any], Benchmark]]:
         tree = Path(self.trees[label])
         output = self._folder / f"{label}.json"
-        with contextlib.suppress(FileNotFoundError):
-            output.unlink()
-        command = [
-            sys.executable,
-            "-m",
-            "pytest",
-            self.suite,
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            f"--benchmark-json={output}",
-            *self.pytest_args,
-        ]
+        output.unlink(missing_ok=True)
+        command = [sys.executable, "-m", "pytest", self.suite, "-q", "-p", "no:cacheprovider"]
+        command += [f"--benchmark-json={output}", *self.pytest_args]
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([str(tree), *filter(None, [env.get("PYTHONPATH")])])
         began = time.monotonic()
