@@ -327,6 +327,7 @@ GATE_CONFIG = """
 [tool.mlcpu.compare]
 max-slowdown = "30%"
 max-accuracy-drop = "0.05"
+alpha = 0.2
 
 [tool.mlcpu.gate]
 {gate}
@@ -338,6 +339,7 @@ max-accuracy-drop = "0.05"
     [
         # the gate's own table first, then the compare table's limits; alpha/budget gate-only
         ('max-slowdown = "5%"\nalpha = 0.01', {"max-slowdown": 0.05, "alpha": 0.01}),
+        ("", {"max-slowdown": 0.30}),  # the compare table's alpha is mlcpu compare's, not ours
         ("budget = 90", {"max-slowdown": 0.30, "budget": 90.0}),
     ],
 )

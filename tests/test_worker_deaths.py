@@ -31,19 +31,20 @@ from tests.conftest import FAULTY, ROOT, cli_env, is_interpreter_helper, worker_
 from tests.test_faults import PROCESS_STRATEGIES, _alive
 
 
-def _workers_of(pid: int) -> list[psutil.Process]:
-    """The pool's workers, once the resource tracker shows itself: mlcpu starts the tracker
-    before any pool, and until it has exec'd it looks like a fork of the parent, as they do."""
-    found, helper_seen = [], False
+def _workers_of(pid: int, *, once_the_tracker_shows: bool = False) -> list[psutil.Process]:
+    """``pid``'s children but the resource tracker. mlcpu starts the tracker before any pool,
+    and until it has exec'd it looks like a fork of the parent, as pool workers do: a test that
+    kills the first worker it sees waits until the tracker shows itself."""
+    found, tracker_seen = [], False
     for child in psutil.Process(pid).children(recursive=True):
         try:
             if is_interpreter_helper(child):
-                helper_seen = True
+                tracker_seen = True
             else:
                 found.append(child)
         except psutil.Error:
             continue
-    return found if helper_seen else []
+    return found if tracker_seen or not once_the_tracker_shows else []
 
 
 def _no_workers_left() -> bool:
@@ -80,7 +81,7 @@ def test_worker_killed_while_the_pool_starts(strategy):
     killed: list[psutil.Process] = []
     deadline = time.monotonic() + 60
     while not killed and time.monotonic() < deadline and process.poll() is None:
-        workers = _workers_of(process.pid)
+        workers = _workers_of(process.pid, once_the_tracker_shows=True)
         if workers:
             _kill(workers[0])
             killed = workers
@@ -150,6 +151,7 @@ def test_worker_killed_mid_task(strategy):
             time.sleep(0.01)
         assert victim is not None, "no task ever started"
         children = _workers_of(process.pid)
+        assert children, "no worker of the pool was seen"
         os.kill(victim, signal.SIGKILL)
         out, err = process.communicate(timeout=30)
     line = _ends_with_one_error(out, err, process.returncode, strategy)
