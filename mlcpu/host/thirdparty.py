@@ -175,18 +175,15 @@ def tracker_pid() -> int | None:
 
 def track(name: str, rtype: str) -> None:
     """Register ``name`` with loky's resource tracker, which removes it if mlcpu is killed."""
-    global _tracker_seen
     with _tracker_lock:
         _recover_locked()
-        try:
-            _tracker().register(name, rtype)
-        except OSError:
-            # The tracker died between its launch and the first message (loky writes that one
-            # unguarded: BrokenPipeError); start another and tell it everything.
-            _recover_locked()
+        # A tracker that dies during the call is not an error here: loky's first write to one
+        # it just launched is unguarded (BrokenPipeError), and a later one relaunches it but
+        # drops the message. The look below finds it dead or new and tells it every name.
+        with _relaunch_warning_ignored(), contextlib.suppress(OSError):
             _tracker().register(name, rtype)
         _tracked[name] = rtype
-        _tracker_seen = tracker_pid()
+        _recover_locked()
 
 
 def untrack(name: str, rtype: str) -> None:
